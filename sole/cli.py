@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import tyro
@@ -24,6 +24,8 @@ class TasksConfig:
 
 
 def tasks_main(cfg: TasksConfig) -> list[str]:
+    if cfg.fold not in (None, "a", "b"):
+        raise ValueError(f"unknown fold {cfg.fold!r}; valid folds: a, b")
     table = Table(title="sole tasks (Meta-World v3)")
     for col in ("task", "fold", "phases", "goals"):
         table.add_column(col)
@@ -35,27 +37,46 @@ def tasks_main(cfg: TasksConfig) -> list[str]:
     return names
 
 
-def _commands() -> dict[str, tuple[type, Callable]]:
-    """Subcommand -> (config class, main). Imports are local so `sole tasks` does not import torch."""
-    from sole.envs.render import RenderConfig
-    from sole.envs.render import main as render_main
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "tasks": ("sole.cli", "TasksConfig", "tasks_main"),
+    "render": ("sole.envs.render", "RenderConfig", "main"),
+    "check envs": ("sole.envs.check", "CheckConfig", "main"),
+    "bench envs": ("sole.envs.bench", "BenchConfig", "main"),
+    "synth": ("sole.synth.pipeline", "SynthConfig", "main"),
+    "bench synth": ("sole.synth.bench", "BenchConfig", "main"),
+    "data stats": ("sole.data.stats", "StatsConfig", "main"),
+    "train sft": ("sole.train.sft", "SFTConfig", "main"),
+    "train grpo": ("sole.train.grpo", "GRPOConfig", "main"),
+    "score": ("sole.models.score", "ScoreConfig", "main"),
+    "bench score": ("sole.models.bench", "BenchConfig", "main"),
+    "eval reward": ("sole.eval.reward", "EvalRewardConfig", "main"),
+    "rl": ("sole.rl.sac", "SACConfig", "main"),
+    "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
+    "demo": ("sole.demo", "DemoConfig", "main"),
+}
+"""Subcommand -> (module, config dataclass, main function); modules load lazily so each command imports only
+what it uses."""
 
-    return {
-        "tasks": (TasksConfig, tasks_main),
-        "render": (RenderConfig, render_main),
-    }
+
+def _lookup(argv: list[str]) -> tuple[str, int]:
+    for n_words in (2, 1):
+        name = " ".join(argv[:n_words])
+        if len(argv) >= n_words and name in COMMANDS:
+            return name, n_words
+    return "", 0
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = _commands()
-    if not argv or argv[0] not in commands:
-        console.print(f"usage: sole {{{','.join(commands)}}} [--help]")
+    name, n_words = _lookup(argv)
+    if not name:
+        console.print("usage: sole COMMAND [--help]\ncommands:\n  " + "\n  ".join(COMMANDS))
         raise SystemExit(0 if not argv or argv[0] in ("-h", "--help") else 2)
-    config_cls, fn = commands[argv[0]]
+    module, config_name, fn_name = COMMANDS[name]
+    mod = importlib.import_module(module)
+    cfg = tyro.cli(getattr(mod, config_name), args=argv[n_words:], prog=f"sole {name}")
     try:
-        cfg = tyro.cli(config_cls, args=argv[1:], prog=f"sole {argv[0]}")
-        fn(cfg)
-    except ValueError as err:
+        getattr(mod, fn_name)(cfg)
+    except (ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise SystemExit(2) from None

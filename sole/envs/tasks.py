@@ -12,7 +12,8 @@ versa, so each of the 50 tasks is measured by a model that never saw it. How the
   fold b holds reach-wall, faucet-close, button-press-wall, sweep-into.
 - The SOLE-R1 paper's seventeen Meta-World tasks split 9/8 (fold a: faucet-open, window-close, plate-slide,
   drawer-close, door-open, button-press, handle-pull, coffee-button, handle-press-side).
-- The eight tasks without a sibling fill the folds to 25 each.
+- The eight tasks without a sibling fill the folds to 25 each (basketball, bin-picking, box-close, dial-turn
+  in a; hammer, hand-insert, pick-out-of-hole, shelf-place in b).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                                                 "push the coffee machine's button",
                                                                 "start the coffee machine with its button"),
        scene="coffee-button"),
-    _t("coffee-pull", "b", "push", "mug", ("pull the mug away from the coffee machine",
+    _t("coffee-pull", "a", "push", "mug", ("pull the mug away from the coffee machine",
                                            "slide the mug out from under the coffee machine",
                                            "take the mug back from the coffee machine"),
        scene="coffee-mug", opposite="coffee-push"),
@@ -116,7 +117,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     _t("faucet-close", "b", "push", "faucet", ("close the faucet", "turn the faucet off",
                                                "rotate the faucet handle to close it"), scene="faucet",
        opposite="faucet-open"),
-    _t("hammer", "a", "pick", "hammer", ("hammer the nail in", "use the hammer to drive the nail into the wall",
+    _t("hammer", "b", "pick", "hammer", ("hammer the nail in", "use the hammer to drive the nail into the wall",
                                          "pick up the hammer and hit the nail")),
     _t("handle-press-side", "a", "push", "handle", ("press the handle down from the side",
                                                     "push the side handle down",
@@ -173,7 +174,8 @@ _SPECS: tuple[TaskSpec, ...] = (
     _t("push-wall", "a", "push", "puck", ("push the puck around the wall to the goal",
                                           "slide the puck past the wall onto the target",
                                           "push the puck to the goal behind the wall"), scene="push-wall"),
-    _t("reach-wall", "b", "reach", "goal", ("reach the goal behind the wall", "move the gripper over the wall to the target",
+    _t("reach-wall", "b", "reach", "goal", ("reach the goal behind the wall",
+                                            "move the gripper over the wall to the target",
                                             "bring the hand past the wall to the goal"), scene="reach-wall"),
     _t("shelf-place", "b", "pick", "block", ("put the block on the shelf", "place the block onto the shelf",
                                              "lift the block up onto the shelf")),

@@ -1,0 +1,1 @@
+"""On-disk datasets (LeRobot v3 layout) and the in-memory episode."""

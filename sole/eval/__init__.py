@@ -1,0 +1,1 @@
+"""Reward metrics, RL success and the report."""

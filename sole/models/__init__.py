@@ -1,0 +1,1 @@
+"""Reasoners: the shared query contract, the compact default model, HF/API backends and baselines."""

@@ -1,0 +1,146 @@
+"""The interface every reasoner shares: the SOLE-R1 query contract and the episode loop over it.
+
+A *query* is what the published model sees at one timestep: the goal text, the first, previous and current frame
+of each view, and its own previous progress ("The task progress for the previous timestep is 35%."). It answers
+``<think>...</think><answer>N%</answer>``. A query is O(1) in episode length, so the same `judge` call serves
+offline scoring of a whole video (`reason`) and streaming rewards in RL (`sole.reward`).
+
+Backends (compact, hf, api, baselines) implement `Reasoner.judge`; the episode loop, the feedback of previous
+progress and the prompt text are shared here so they behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+ANSWER_RE = re.compile(r"<answer>\s*(-?\d{1,3})\s*%?\s*</answer>")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One timestep of the SOLE-R1 contract. Frames are uint8 (H, W, 3), keyed by view name."""
+
+    goal: str
+    first: dict[str, np.ndarray]
+    previous: dict[str, np.ndarray]
+    current: dict[str, np.ndarray]
+    prev_progress: float
+    """The answer at the previous queried timestep, in [-1, 1]; 0 at the first step."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A reasoner's answer to one query."""
+
+    progress: float
+    """Estimated task progress in [-1, 1] (negative: worse than at the start)."""
+    text: str = ""
+    """The full completion (``<think>...</think><answer>N%</answer>``); empty when asked not to think."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video of one episode: uint8 frames (T, H, W, 3) per view, all views of equal length T."""
+
+    frames: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        if not self.frames:
+            raise ValueError("a clip needs at least one view")
+        lengths = {v: f.shape[0] for v, f in self.frames.items()}
+        for view, f in self.frames.items():
+            if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8:
+                raise ValueError(f"view {view!r}: frames must be uint8 (T, H, W, 3), got {f.dtype} {f.shape}")
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"views have different lengths: {lengths}")
+        if next(iter(lengths.values())) < 2:
+            raise ValueError("a clip needs at least 2 frames to judge progress")
+
+    def __len__(self) -> int:
+        return next(iter(self.frames.values())).shape[0]
+
+    def at(self, t: int) -> dict[str, np.ndarray]:
+        return {v: f[t] for v, f in self.frames.items()}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A reasoner's reading of a whole clip."""
+
+    progress: float
+    """Progress at the last frame."""
+    per_frame: np.ndarray
+    """Progress at every frame (T,), interpolated between queried frames."""
+    steps: list[tuple[int, Step]] = field(default_factory=list)
+    """The queried frame indices and the reasoner's answer at each."""
+
+
+class Reasoner(Protocol):
+    views: tuple[str, ...]
+    """The views the reasoner reads, e.g. ``("external", "wrist")``."""
+
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        """Answer a batch of independent queries."""
+        ...
+
+
+def prompt_text(goal: str, prev_progress: float) -> str:
+    """The text part of a query, worded as the published model's prompt."""
+    return (
+        f"The robot's task is: {goal}. The images show the first, the previous and the current frame. "
+        f"The task progress for the previous timestep is {round(100 * prev_progress)}%. "
+        "Think about what changed since the previous timestep and what remains, then give the current progress."
+    )
+
+
+def parse_answer(text: str, fallback: float) -> float:
+    """Progress from ``<answer>N%</answer>`` (N in [-100, 100]); a malformed answer falls back to ``fallback``."""
+    m = ANSWER_RE.search(text)
+    if m is None:
+        return fallback
+    n = int(m.group(1))
+    return n / 100.0 if -100 <= n <= 100 else fallback
+
+
+def query_frames(n_frames: int, stride: int) -> list[int]:
+    """Frame indices to query: every ``stride``-th frame from 1, always including the last."""
+    idx = list(range(min(stride, n_frames - 1), n_frames, max(stride, 1)))
+    if not idx or idx[-1] != n_frames - 1:
+        idx.append(n_frames - 1)
+    return idx
+
+
+def reason(reasoner: Reasoner, clips: list[Clip], goals: list[str], *, think: bool = True,
+           stride: int = 1) -> list[Judgement]:
+    """Run the SOLE-R1 loop over whole clips, batched across clips, feeding each answer back as the next prior.
+
+    ``stride`` > 1 queries every k-th frame (the published tooling queries ~10 frames a video) and interpolates
+    progress back to every frame.
+    """
+    if len(clips) != len(goals):
+        raise ValueError(f"{len(clips)} clips but {len(goals)} goals")
+    for goal in goals:
+        if not goal.strip():
+            raise ValueError("empty goal text")
+    plans = [query_frames(len(c), stride) for c in clips]
+    prev_idx = [0] * len(clips)
+    prev_p = [0.0] * len(clips)
+    answers: list[list[tuple[int, Step]]] = [[] for _ in clips]
+    for k in range(max(len(p) for p in plans)):
+        live = [i for i, p in enumerate(plans) if k < len(p)]
+        queries = [Query(goal=goals[i], first=clips[i].at(0), previous=clips[i].at(prev_idx[i]),
+                         current=clips[i].at(plans[i][k]), prev_progress=prev_p[i]) for i in live]
+        for i, step in zip(live, reasoner.judge(queries, think=think), strict=True):
+            answers[i].append((plans[i][k], step))
+            prev_idx[i], prev_p[i] = plans[i][k], step.progress
+    out = []
+    for clip, steps in zip(clips, answers, strict=True):
+        xs = [0] + [t for t, _ in steps]
+        ys = [0.0] + [s.progress for _, s in steps]
+        per_frame = np.interp(np.arange(len(clip)), xs, ys)
+        out.append(Judgement(progress=float(per_frame[-1]), per_frame=per_frame, steps=steps))
+    return out

@@ -1,0 +1,1 @@
+"""Reasoner progress as an RL reward: streaming Rewarder and gymnasium wrappers."""

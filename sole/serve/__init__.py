@@ -1,0 +1,1 @@
+"""HTTP server: /v1/score and an OpenAI-compatible chat endpoint."""

@@ -1,0 +1,1 @@
+"""Rollout and reasoning synthesis from the task suite."""
