@@ -1,0 +1,51 @@
+"""Reward-model metrics as small pure functions over predicted and true progress.
+
+- VOC: Spearman correlation of predicted progress with time on an expert video, up to its first success (the part
+  of the video whose order the model must read; the plateau after success carries no order). 1 is perfect.
+- VROC: the same on the video played backwards; a model that reads the scene, not the clock, scores near -1.
+- MAE: mean absolute error of predicted vs true progress, per frame.
+- Success AUROC: how well the final predicted progress separates episodes that ended solved from those that did not.
+- Hacking-pair accuracy: the share of (true-progress clip, look-alike hack) pairs where the true clip ends higher.
+- Confusion margin: final progress under the correct goal minus the mean under other tasks' goals, same video.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata, spearmanr
+
+
+def voc(pred: np.ndarray, end: int | None = None) -> float:
+    """Spearman(pred[:end], time); NaN-safe (a constant prediction scores 0)."""
+    x = np.asarray(pred, dtype=np.float64)[: (end or len(pred))]
+    if len(x) < 3 or np.ptp(x) == 0:
+        return 0.0
+    return float(spearmanr(x, np.arange(len(x))).statistic)
+
+
+def mae(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(pred, np.float64) - np.asarray(true, np.float64))))
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with tie correction); NaN when one class is absent."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def pair_accuracy(good: np.ndarray, bad: np.ndarray) -> float:
+    """Share of all (good, bad) pairs with good > bad; ties count half. NaN when either side is empty."""
+    good, bad = np.asarray(good, np.float64), np.asarray(bad, np.float64)
+    if good.size == 0 or bad.size == 0:
+        return float("nan")
+    diff = good[:, None] - bad[None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def confusion_margin(correct: float, others: list[float]) -> float:
+    """Correct-goal progress minus the mean over other goals (> 0: the text is read)."""
+    return float(correct - np.mean(others)) if others else float("nan")
