@@ -28,6 +28,8 @@ class Episode:
     """Whether the own task was ever solved in this episode."""
     index: int = 0
     """Episode index within its dataset."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The rollout's drawn parameters (noise level, stall spans, frozen span, failure mode...), JSON-able."""
 
     def __len__(self) -> int:
         return len(self.labels[self.task])

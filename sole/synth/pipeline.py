@@ -1,0 +1,253 @@
+"""`sole synth`: build a training set and a separately seeded evaluation set of labelled rollouts.
+
+The work is planned up front (`plan`): for each split, task and kind, the episode indices and seeds, cut into
+shards of at most ``shard_size`` episodes of one task. Seeds depend only on the config seed, the split and the
+episode index, so the content is the same whatever the number of workers or the order shards finish in; train
+and eval seeds are disjoint ranges, so evaluation layouts are never seen in training. Shards are written
+atomically (`sole.data.store`); a rerun skips finished shards, redoes unfinished or damaged ones, and so a run
+killed at any point and rerun ends with the same content as an uninterrupted run.
+
+Each split goes to ``<out>/<split>/`` (a LeRobot v3-style dataset); when both are complete, ``<out>/READY.json``
+records their episode counts and content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sole.data import store
+from sole.envs.tasks import resolve_tasks
+from sole.synth.rollouts import KINDS, N_FRAMES, check_kinds
+
+console = Console()
+
+DEFAULT_MIX = ("expert=4,noisy=3,pause=2,partial=2,undo=2,failure=3,hover=2,near-miss=2,frozen=1,occluded=1,"
+               "reversed=2")
+SPLITS = ("train", "eval")
+SEED_STRIDE = 1_000_000
+"""Episode seed = config seed x SEED_STRIDE + split offset + episode index."""
+SPLIT_OFFSET = {"train": 0, "eval": SEED_STRIDE // 2}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Synthesize labelled rollouts (train and eval splits) as LeRobot-style datasets."""
+
+    tasks: str = "all"
+    """Tasks: all, fold-a, fold-b or a comma-separated list of task names."""
+    out: str = "data/synth"
+    """Output folder; the splits go to <out>/train and <out>/eval."""
+    seed: int = 0
+    """Seeds every layout and random draw; the same config and seed give the same content."""
+    mix: str = DEFAULT_MIX
+    """Training episodes per task and kind, as kind=count pairs (24 per task by default)."""
+    eval_per_kind: int = 1
+    """Evaluation episodes per task and kind (0: no eval split)."""
+    shard_size: int = 12
+    """Episodes per shard (one task per shard); a shard is the unit of atomic writes and of resume."""
+    workers: int = 2
+    """Worker processes (spawn); 1 runs in this process."""
+    size: int = 64
+    """Render size of each view in pixels."""
+
+
+@dataclass(frozen=True)
+class Job:
+    split: str
+    shard: int
+    task: str
+    size: int
+    episodes: tuple[tuple[int, str, int], ...]
+    """(index, kind, seed) of each episode."""
+
+
+def parse_mix(mix: str) -> dict[str, int]:
+    """``"expert=4,noisy=2"`` -> {"expert": 4, "noisy": 2}, validated."""
+    counts: dict[str, int] = {}
+    for item in (i.strip() for i in mix.split(",") if i.strip()):
+        kind, sep, n = item.partition("=")
+        if not sep or not n.strip().isdigit():
+            raise ValueError(f"bad mix entry {item!r}; write kind=count pairs, e.g. expert=4,noisy=2")
+        counts[check_kinds([kind.strip()])[0]] = int(n)
+    if not any(counts.values()):
+        raise ValueError(f"mix {mix!r} asks for no episodes; valid kinds: {', '.join(KINDS)}")
+    return counts
+
+
+def plan(cfg: SynthConfig, split: str) -> list[Job]:
+    """The shards of one split, in index order."""
+    per_kind = parse_mix(cfg.mix) if split == "train" else {k: cfg.eval_per_kind for k in KINDS}
+    jobs: list[Job] = []
+    index = 0
+    for task in resolve_tasks(cfg.tasks):
+        eps = []
+        for kind, n in per_kind.items():
+            for _ in range(n):
+                eps.append((index, kind, cfg.seed * SEED_STRIDE + SPLIT_OFFSET[split] + index))
+                index += 1
+        for i in range(0, len(eps), cfg.shard_size):
+            jobs.append(Job(split, len(jobs), task, cfg.size, tuple(eps[i:i + cfg.shard_size])))
+    if index >= SEED_STRIDE // 2:
+        raise ValueError(f"{index} episodes in one split is more than the {SEED_STRIDE // 2} seeds reserved for it")
+    return jobs
+
+
+# --- workers ------------------------------------------------------------------------------------------------------
+_TICKS: Any = None
+
+
+def _init_worker(ticks: Any) -> None:
+    global _TICKS
+    _TICKS = ticks
+
+
+def run_job(root: str, job: Job) -> dict[str, Any]:
+    """Roll out and write one shard; ticks the progress queue after every episode."""
+    from sole.envs.sim import make_env
+    from sole.synth.rollouts import rollout
+
+    env = make_env(job.task, size=job.size)
+    try:
+        episodes = []
+        for index, kind, seed in job.episodes:
+            episodes.append(rollout(env, kind, seed, index))
+            if _TICKS is not None:
+                _TICKS.put(1)
+    finally:
+        env.close()
+    return store.write_shard(root, job.shard, episodes, [index * N_FRAMES for index, _, _ in job.episodes])
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]} ep/s"), TimeElapsedColumn(), TextColumn("eta"),
+                    TimeRemainingColumn(), console=console)
+
+
+def _run_jobs(root: Path, jobs: list[Job], workers: int, label: str, n_episodes: int) -> None:
+    """Run ``jobs`` (in this process or a spawn pool) under a progress bar of episodes."""
+    import multiprocessing as mp
+
+    start = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task(label, total=n_episodes, rate="-")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            done = bar.tasks[task].completed
+            bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):.2f}")
+
+        if workers <= 1:
+            global _TICKS
+            _TICKS = None
+            for job in jobs:
+                run_job(str(root), job)
+                advance(len(job.episodes))
+            return
+        os.environ["LP_NUM_THREADS"] = "1"  # inherited by the spawned workers: one software-GL thread each
+        ctx = mp.get_context("spawn")
+        ticks = ctx.Manager().Queue()
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+            pending = [pool.apply_async(run_job, (str(root), job)) for job in jobs]
+            while pending:
+                while not ticks.empty():
+                    advance(ticks.get())
+                for result in [r for r in pending if r.ready()]:
+                    result.get()  # re-raises a worker's error here
+                    pending.remove(result)
+                time.sleep(0.1)
+            while not ticks.empty():
+                advance(ticks.get())
+
+
+# --- driver -------------------------------------------------------------------------------------------------------
+_CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size")
+
+
+def _prepare(root: Path, cfg: SynthConfig) -> None:
+    """Create ``root``, refuse one made with another config, remove leftovers of an interrupted write."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"output folder {root} is not writable ({err}); choose another --out") from err
+    wanted = {k: asdict(cfg)[k] for k in _CONTENT_FIELDS}
+    saved = root / "config.json"
+    if saved.exists():
+        have = {k: json.loads(saved.read_text()).get(k) for k in _CONTENT_FIELDS}
+        if have != wanted:
+            diff = ", ".join(f"{k}: {have[k]!r} on disk vs {wanted[k]!r}" for k in wanted if have[k] != wanted[k])
+            raise ValueError(f"{root} holds a dataset made with another config ({diff}); choose another --out")
+    store.write_json(saved, {**wanted, "workers": cfg.workers})
+    for tmp in root.rglob(".*.tmp*"):
+        tmp.unlink()
+
+
+def content_hash(root: str | Path) -> str:
+    """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for path in sorted([*(root / "shards").glob("*.json"), root / "meta" / "info.json", root / "meta" / "tasks.parquet"]):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
+    root = Path(cfg.out) / split
+    _prepare(root, cfg)
+    jobs = plan(cfg, split)
+    todo = []
+    for job in jobs:
+        state, problems = store.shard_status(root, job.shard, [e[0] for e in job.episodes])
+        if state == "corrupt":
+            console.print(f"[yellow]{split} shard {job.shard} is damaged, rewriting it:[/yellow] {'; '.join(problems)}")
+        if state != "done":
+            todo.append(job)
+    n_episodes = sum(len(j.episodes) for j in jobs)
+    console.print(f"{split}: {len(jobs)} shards, {n_episodes} episodes, {len(todo)} shards to write -> {root}")
+    start = time.perf_counter()
+    _run_jobs(root, todo, cfg.workers, f"synth {split}", sum(len(j.episodes) for j in todo))
+    manifests = [store.read_manifest(root, job.shard) for job in jobs]
+    store.write_meta(root, manifests, cfg.size)
+    return {"path": str(root), "episodes": n_episodes, "frames": n_episodes * N_FRAMES, "shards": len(jobs),
+            "written_shards": len(todo), "seconds": round(time.perf_counter() - start, 1),
+            "hash": content_hash(root)}
+
+
+def label_version() -> str:
+    """Short hash of the progress-label source: datasets with different label code are not comparable."""
+    from sole.envs import progress
+
+    return hashlib.sha256(Path(progress.__file__).read_bytes()).hexdigest()[:12]
+
+
+def main(cfg: SynthConfig) -> dict[str, Any]:
+    """Write the splits; returns per-split paths, counts, wall time and content hashes."""
+    if cfg.shard_size < 1 or cfg.workers < 1 or cfg.eval_per_kind < 0:
+        raise ValueError(f"shard_size and workers must be >= 1 and eval_per_kind >= 0, got {cfg.shard_size}, "
+                         f"{cfg.workers}, {cfg.eval_per_kind}")
+    parse_mix(cfg.mix)
+    resolve_tasks(cfg.tasks)
+    splits = SPLITS if cfg.eval_per_kind > 0 else ("train",)
+    (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
+    labels = label_version()
+    result = {split: synth_split(cfg, split) for split in splits}
+    if label_version() != labels:
+        raise ValueError("sole/envs/progress.py changed during the run: labels may mix versions; delete "
+                         f"{cfg.out} and run again")
+    store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), "label_version": labels, **result})
+    for split, r in result.items():
+        console.print(f"{split}: {r['episodes']} episodes in {r['seconds']} s, hash {r['hash'][:12]} -> {r['path']}")
+    return result
