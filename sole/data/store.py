@@ -128,7 +128,8 @@ def _episode_table(episodes: list[Episode], first_index: list[int], shard: int, 
         for view in views:
             key = video_key(view)
             row |= {f"videos/{key}/chunk_index": 0, f"videos/{key}/file_index": shard,
-                    f"videos/{key}/from_timestamp": offset / FPS, f"videos/{key}/to_timestamp": (offset + len(ep)) / FPS}
+                    f"videos/{key}/from_timestamp": offset / FPS,
+                    f"videos/{key}/to_timestamp": (offset + len(ep)) / FPS}
         offset += len(ep)
         rows.append(row)
     return pa.Table.from_pylist(rows)

@@ -198,7 +198,8 @@ def content_hash(root: str | Path) -> str:
     """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
     root = Path(root)
     h = hashlib.sha256()
-    for path in sorted([*(root / "shards").glob("*.json"), root / "meta" / "info.json", root / "meta" / "tasks.parquet"]):
+    meta = [root / "meta" / "info.json", root / "meta" / "tasks.parquet"]
+    for path in sorted([*(root / "shards").glob("*.json"), *meta]):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
