@@ -12,6 +12,7 @@ makes software GL about 10x faster with no visible change at these sizes (see `s
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -27,6 +28,8 @@ CAMERAS = ("topview", "corner", "corner2", "corner3", "corner4", "behindGripper"
 _UPSIDE_DOWN = {"corner", "corner2", "corner3", "corner4"}
 SIZES = (32, 48, 64, 96, 128, 160, 224, 256)
 VIEWS = ("external", "wrist")
+_ROBOT_JOINT = re.compile(r"right_j\d|[rl]_close")
+"""Sawyer arm and finger joints; every other joint belongs to the scene's objects (pucks, doors, drawers...)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class TaskEnv(gym.Env):
         self.max_env_steps = self._env.max_path_length
         self._progress = TaskProgress(self.spec_task, self._env)
         self._obs = np.zeros(self.observation_space.shape)
+        self._obj_qpos, self._obj_qvel = _object_addresses(self._env.model)
 
     # --- agent side -------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -141,6 +145,24 @@ class TaskEnv(gym.Env):
         """Ground truth for labels and evaluation. Never pass this to a policy or a reward model."""
         return self._progress.current()
 
+    def object_qpos(self) -> np.ndarray:
+        """Joint positions of the scene's objects (every non-robot joint), e.g. to restore them later."""
+        return self._env.data.qpos[self._obj_qpos].copy()
+
+    def set_object_qpos(self, qpos: np.ndarray) -> np.ndarray:
+        """Place the scene's objects (a vector from `object_qpos`), stop them, and relabel the current step.
+
+        For synthesis and checks that drive objects to chosen states (undoing work, near-miss look-alikes).
+        Returns the new observation."""
+        data = self._env.data
+        data.qpos[self._obj_qpos] = qpos
+        data.qvel[self._obj_qvel] = 0.0
+        mujoco.mj_normalizeQuat(self._env.model, data.qpos)
+        mujoco.mj_forward(self._env.model, data)
+        self._obs = self._env._get_obs()
+        self._progress.relabel(self._obs)
+        return self._obs.copy()
+
     def expert_action(self) -> np.ndarray:
         """The scripted Meta-World expert's action for the current state (privileged: it reads object state)."""
         return self._progress.expert.get_action(self._obs)
@@ -148,6 +170,20 @@ class TaskEnv(gym.Env):
     @property
     def unwrapped_metaworld(self):  # noqa: ANN201 - the Meta-World env, for synthesis code that edits state
         return self._env
+
+
+def _object_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
+    """qpos and qvel indices of the non-robot joints."""
+    widths = {mujoco.mjtJoint.mjJNT_FREE: (7, 6), mujoco.mjtJoint.mjJNT_BALL: (4, 3)}
+    qpos: list[int] = []
+    qvel: list[int] = []
+    for j in range(model.njnt):
+        if _ROBOT_JOINT.fullmatch(model.joint(j).name or ""):
+            continue
+        nq, nv = widths.get(model.jnt_type[j], (1, 1))
+        qpos.extend(range(model.jnt_qposadr[j], model.jnt_qposadr[j] + nq))
+        qvel.extend(range(model.jnt_dofadr[j], model.jnt_dofadr[j] + nv))
+    return np.array(qpos, dtype=int), np.array(qvel, dtype=int)
 
 
 def make_env(task: str, *, size: int = 64, seed: int = 0, external: str = "corner3", wrist: str = "gripperPOV",
