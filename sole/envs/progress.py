@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import mujoco
 import numpy as np
 
 from sole.envs.tasks import TaskSpec
@@ -221,6 +220,8 @@ def _rounded(v: np.ndarray) -> tuple[float, float, float]:
 
 def _loose_object_geoms(env: Any) -> np.ndarray:
     """Geom ids of the free-floating body nearest the task object: what a pick task must grasp."""
+    import mujoco  # imported late: `sole.envs.sim` chooses the GL backend before MuJoCo loads
+
     model, data = env.model, env.data
     free = [model.jnt_bodyid[j] for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
     if not free:
