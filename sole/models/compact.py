@@ -1,0 +1,337 @@
+"""The compact reasoner: a small video-language model that follows the SOLE-R1 query contract on 2 CPU cores.
+
+Per query it reads, for each view, the first, previous and current frame, the goal text and its own previous
+progress, and answers ``<think>...</think><answer>N%</answer>`` (or only a progress number when asked not to
+think). Layout, top-down:
+
+- ``ViewEncoder``: a CNN from scratch per view over first|previous|current stacked with the two differences
+  (current - previous, current - first): 15 channels, so motion and change since the start are explicit pixels.
+  Every stage is *FiLM-modulated by the goal*, so the goal decides which pixels matter (a model that only
+  concatenates the goal learned to ignore it, see ``../shared/FINDINGS.md``).
+- ``GoalEncoder``: frozen MiniLM sentence + contextual token features (`sole.models.goaltext`) read by learned
+  attention queries, plus a learned word embedding over the training goals' words, so open/close separate.
+- Fusion MLP over view features, goal vector and Fourier features of the previous progress -> state ``h``.
+- ``head``: progress regression from ``h`` (the fast path, ``think=False``).
+- ``decoder``: a GRU over a word-level tokenizer fitted on the CoT corpus, conditioned on ``h`` at every step;
+  it writes the reasoning and the answer token (``46%``), greedy for judging, sampled for GRPO.
+
+Checkpoints are a directory: ``model.safetensors``, ``config.json`` (format version, model config, step, the
+training config) and ``tokenizer.json`` (CoT vocabulary and goal words).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from sole.models.base import Query, Step, parse_answer
+from sole.models.goaltext import MAX_TOKENS, TEXT_DIM, GoalText, goal_words
+from sole.models.tokenizer import BOS, EOS, PAD, WordTokenizer
+
+FORMAT_VERSION = 1
+FILES = ("model.safetensors", "config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class CompactConfig:
+    views: tuple[str, ...] = ("external", "wrist")
+    """Views read, in order; each has its own CNN."""
+    img_size: int = 64
+    """Square frame size the CNN expects; other sizes are resized on entry."""
+    channels: tuple[int, ...] = (16, 32, 64, 96)
+    """Output channels of the four stride-2 conv stages (64 -> 32 -> 16 -> 8 -> 4 px)."""
+    d_goal: int = 128
+    """Goal vector width (also the FiLM conditioning input)."""
+    goal_queries: int = 4
+    """Learned attention queries over the MiniLM goal tokens."""
+    d_model: int = 256
+    """Width of per-view features and of the fused state h."""
+    d_tok: int = 96
+    """Decoder token embedding width."""
+    d_dec: int = 256
+    """Decoder GRU hidden width."""
+    vocab_size: int = 0
+    """CoT tokenizer size (set when the tokenizer is fitted)."""
+    goal_vocab_size: int = 0
+    """Goal word vocabulary size incl. pad/unk (set from the training goals)."""
+    max_new_tokens: int = 96
+    """Longest completion the decoder writes."""
+
+    @classmethod
+    def tiny(cls) -> CompactConfig:
+        return cls(channels=(8, 16, 16, 16), d_goal=32, goal_queries=2, d_model=64, d_tok=32, d_dec=64,
+                   max_new_tokens=64)
+
+
+# ----------------------------------------------------------------------------------------------- modules
+
+
+class GoalEncoder(nn.Module):
+    def __init__(self, cfg: CompactConfig):
+        super().__init__()
+        d = cfg.d_goal
+        self.sent = nn.Linear(TEXT_DIM, d)
+        self.tok = nn.Linear(TEXT_DIM, d)
+        self.queries = nn.Parameter(torch.randn(cfg.goal_queries, d) / d**0.5)
+        self.words = nn.EmbeddingBag(max(cfg.goal_vocab_size, 2), d, mode="mean", padding_idx=0)
+        self.out = nn.Sequential(nn.Linear(d * (2 + cfg.goal_queries), d), nn.GELU(), nn.Linear(d, d))
+
+    def forward(self, sent: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        k = self.tok(tok)  # (B, L, d)
+        att = torch.einsum("qd,bld->bql", self.queries, k) / k.shape[-1] ** 0.5  # (B, Q, L)
+        att = att.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        pooled = torch.einsum("bql,bld->bqd", att, k).flatten(1)  # (B, Q*d)
+        return self.out(torch.cat([self.sent(sent), pooled, self.words(words)], dim=-1))  # (B, d)
+
+
+def _difference_mix() -> torch.Tensor:
+    """(15, 9): first|previous|current (9 channels) -> those plus current-previous and current-first."""
+    eye = torch.eye(3)
+    first, prev, cur = (torch.cat([eye * (i == j) for j in range(3)], dim=1) for i in range(3))  # (3, 9) each
+    return torch.cat([first, prev, cur, cur - prev, cur - first], dim=0)
+
+
+class ViewEncoder(nn.Module):
+    """CNN over one view's first|previous|current frames and their differences, FiLM-conditioned on the goal.
+
+    The first conv is parametrised over 15 channels (the frames and the two differences) but, being linear, runs
+    as an equivalent 9-channel conv (weights folded through ``mix``): the differences cost nothing at run time.
+    FiLM modulates every stage after the first, where maps are small enough for it to be cheap.
+    """
+
+    def __init__(self, cfg: CompactConfig):
+        super().__init__()
+        chans = (15,) + tuple(cfg.channels)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c_out, kernel_size=4 if i < 2 else 3, stride=2, padding=1)
+            for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:], strict=True)))
+        self.films = nn.ModuleList(nn.Linear(cfg.d_goal, 2 * c) for c in cfg.channels[1:])
+        self.register_buffer("mix", _difference_mix(), persistent=False)
+        side = cfg.img_size // 2 ** len(cfg.channels)
+        self.proj = nn.Linear(cfg.channels[-1] * side * side, cfg.d_model)
+
+    def forward(self, frames: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).float()  # (B, 9, H, W) raw 0..255, channels-last in memory
+        # Fold the difference channels and the input scaling x / 127.5 - 1 into the first conv's weights (the zero
+        # padding of raw pixels is black, -1 after scaling).
+        first = self.convs[0]
+        w = torch.einsum("oikl,ij->ojkl", first.weight, self.mix)  # (C1, 9, k, k)
+        x = F.conv2d(x, w / 127.5, first.bias - w.sum((1, 2, 3)), stride=2, padding=1).relu_()
+        for conv, film in zip(self.convs[1:], self.films, strict=True):
+            gamma, beta = film(goal)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
+            x = torch.addcmul(beta, conv(x), 1 + gamma).relu_()
+        return F.gelu(self.proj(x.flatten(1)))  # (B, d_model)
+
+
+def progress_features(p: torch.Tensor, n: int = 8) -> torch.Tensor:
+    """Fourier features of progress in [-1, 1]: (B,) -> (B, 2n + 1)."""
+    k = torch.arange(1, n + 1, dtype=p.dtype, device=p.device) * torch.pi / 2
+    return torch.cat([p[:, None], torch.sin(p[:, None] * k), torch.cos(p[:, None] * k)], dim=-1)
+
+
+@dataclass
+class Inputs:
+    """A batch of queries as tensors."""
+
+    frames: dict[str, torch.Tensor]
+    """View -> uint8 (B, H, W, 9): first, previous and current frame stacked on channels (`stack_frames`)."""
+    goals: list[str]
+    prev_progress: torch.Tensor
+    """(B,) float."""
+
+
+class CompactModel(nn.Module):
+    def __init__(self, cfg: CompactConfig, tokenizer: WordTokenizer, goal_vocab: list[str]):
+        super().__init__()
+        if cfg.vocab_size != len(tokenizer) or cfg.goal_vocab_size != len(goal_vocab):
+            raise ValueError(f"config vocab sizes ({cfg.vocab_size}, {cfg.goal_vocab_size}) do not match the "
+                             f"tokenizer ({len(tokenizer)}) and goal words ({len(goal_vocab)})")
+        self.cfg, self.tokenizer, self.goal_vocab = cfg, tokenizer, list(goal_vocab)
+        self._goal_index = {w: i for i, w in enumerate(self.goal_vocab)}
+        self.goal_text = GoalText()
+        self.goal = GoalEncoder(cfg)
+        self.views = nn.ModuleDict({v: ViewEncoder(cfg) for v in cfg.views})
+        n_in = cfg.d_model * len(cfg.views) + cfg.d_goal + 17
+        self.fuse = nn.Sequential(nn.Linear(n_in, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model),
+                                  nn.GELU())
+        self.head = nn.Linear(cfg.d_model, 1)
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_tok, padding_idx=PAD)
+        self.h0 = nn.Linear(cfg.d_model, cfg.d_dec)
+        self.gru = nn.GRU(cfg.d_tok + cfg.d_model, cfg.d_dec, batch_first=True)
+        self.lm_head = nn.Linear(cfg.d_dec, cfg.vocab_size)
+
+    @classmethod
+    def build(cls, cfg: CompactConfig, tokenizer: WordTokenizer, goal_vocab: list[str]) -> CompactModel:
+        """A fresh model whose vocabulary sizes come from ``tokenizer`` and ``goal_vocab``."""
+        from dataclasses import replace
+
+        return cls(replace(cfg, vocab_size=len(tokenizer), goal_vocab_size=len(goal_vocab)), tokenizer, goal_vocab)
+
+    # ------------------------------------------------------------------ encoding
+
+    def goal_word_ids(self, goals: list[str]) -> torch.Tensor:
+        """(B, MAX_TOKENS) ids of each goal's words (0 = pad, 1 = unknown word)."""
+        ids = torch.zeros(len(goals), MAX_TOKENS, dtype=torch.long)
+        for i, g in enumerate(goals):
+            row = [self._goal_index.get(w, 1) for w in goal_words(g)][:MAX_TOKENS]
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return ids
+
+    def encode(self, x: Inputs) -> torch.Tensor:
+        """The fused state h (B, d_model) of a batch of queries."""
+        sent, tok, mask = self.goal_text(x.goals)
+        goal = self.goal(sent, tok, mask, self.goal_word_ids(x.goals))  # (B, d_goal)
+        feats = [enc(self._sized(x.frames[v]), goal) for v, enc in self.views.items()]
+        return self.fuse(torch.cat(feats + [goal, progress_features(x.prev_progress.float())], dim=-1))
+
+    def _sized(self, frames: torch.Tensor) -> torch.Tensor:
+        s = self.cfg.img_size
+        if frames.shape[1:3] == (s, s):
+            return frames
+        x = frames.permute(0, 3, 1, 2).float()  # (B, 9, H, W)
+        x = F.interpolate(x, size=(s, s), mode="area" if frames.shape[1] > s else "bilinear")
+        return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # (B, s, s, 9)
+
+    def progress(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h).squeeze(-1)  # (B,)
+
+    # ------------------------------------------------------------------ text
+
+    def logits(self, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced next-token logits (B, L, V) for input tokens (B, L) (starting with <bos>)."""
+        L = tokens.shape[1]
+        inp = torch.cat([self.tok_emb(tokens), h[:, None, :].expand(-1, L, -1)], dim=-1)  # (B, L, d_tok+d_model)
+        out, _ = self.gru(inp, torch.tanh(self.h0(h))[None])  # (B, L, d_dec)
+        return self.lm_head(out)
+
+    @torch.no_grad()
+    def generate(self, h: torch.Tensor, *, temperature: float = 0.0, max_new_tokens: int | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Write completions for states h (B, d_model): token ids (B, L) ending in <eos> or cut at the limit.
+
+        ``temperature`` 0 is greedy; above 0 samples from the softmax (used by GRPO).
+        """
+        B = h.shape[0]
+        state = torch.tanh(self.h0(h))[None]  # (1, B, d_dec)
+        tok = torch.full((B,), BOS, dtype=torch.long)
+        done = torch.zeros(B, dtype=torch.bool)
+        out = []
+        for _ in range(max_new_tokens or self.cfg.max_new_tokens):
+            inp = torch.cat([self.tok_emb(tok), h], dim=-1)[:, None, :]  # (B, 1, d_tok+d_model)
+            o, state = self.gru(inp, state)
+            logits = self.lm_head(o[:, 0])  # (B, V)
+            if temperature > 0:
+                tok = torch.multinomial((logits / temperature).softmax(-1), 1, generator=generator).squeeze(-1)
+            else:
+                tok = logits.argmax(-1)
+            tok = tok.masked_fill(done, PAD)
+            out.append(tok)
+            done |= tok == EOS
+            if bool(done.all()):
+                break
+        return torch.stack(out, dim=1)
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        return [self.tokenizer.decode(row.tolist()) for row in ids]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_pretrained(self, path: str | Path, *, step: int = 0, extra: dict[str, Any] | None = None) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(path / "model.safetensors"))
+        meta = {"format": FORMAT_VERSION, "model": asdict(self.cfg), "step": step, **(extra or {})}
+        (path / "config.json").write_text(json.dumps(meta, indent=2))
+        tok = json.loads(self.tokenizer.to_json()) | {"goal_words": self.goal_vocab}
+        (path / "tokenizer.json").write_text(json.dumps(tok))
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> CompactModel:
+        path = Path(path)
+        for name in FILES:
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"not a compact checkpoint: {path / name} is missing (need {', '.join(FILES)})")
+        meta = json.loads((path / "config.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: checkpoint format {meta.get('format')!r} is not supported; this version "
+                             f"reads format {FORMAT_VERSION}")
+        known = {f.name for f in fields(CompactConfig)}
+        raw = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["model"].items() if k in known}
+        tok_data = json.loads((path / "tokenizer.json").read_text())
+        model = cls(CompactConfig(**raw), WordTokenizer.from_json(json.dumps(tok_data)), tok_data["goal_words"])
+        load_state(model, load_file(str(path / "model.safetensors")), path)
+        return model.eval()
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: Path | str) -> None:
+    """Load weights strictly, with one message listing missing, unexpected and mis-shaped tensors."""
+    own = model.state_dict()
+    problems = [f"missing {k}" for k in own if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in own]
+    problems += [f"{k}: shape {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+                 if k in state and state[k].shape != v.shape]
+    if problems:
+        raise ValueError(f"{source}: weights do not fit the model config: " + "; ".join(problems[:6]))
+    model.load_state_dict(state)
+
+
+def new_goal_vocab(goals: list[str]) -> list[str]:
+    """Goal word vocabulary: pad, unknown, then the words of ``goals`` sorted."""
+    return ["<pad>", "<unk>"] + sorted({w for g in goals for w in goal_words(g)})
+
+
+# ----------------------------------------------------------------------------------------------- reasoner
+
+
+def stack_frames(first: np.ndarray, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Three uint8 (..., H, W, 3) frames -> (..., H, W, 9), the layout the CNN reads."""
+    return np.concatenate([first, previous, current], axis=-1)
+
+
+def queries_to_inputs(queries: list[Query], views: tuple[str, ...]) -> Inputs:
+    """Stack a list of queries into tensors (frames stay uint8)."""
+    frames = {}
+    for v in views:
+        try:
+            arr = np.stack([stack_frames(q.first[v], q.previous[v], q.current[v]) for q in queries])
+        except KeyError:
+            raise ValueError(f"a query lacks view {v!r}; this reasoner reads views {', '.join(views)}") from None
+        except ValueError as err:
+            raise ValueError(f"view {v!r}: frames of a batch must share one (H, W, 3) shape: {err}") from None
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 9:
+            raise ValueError(f"view {v!r}: frames must be uint8 (H, W, 3), got {arr.dtype} {arr.shape[1:-1]}x3")
+        frames[v] = torch.from_numpy(arr)  # (B, H, W, 9)
+    prev = torch.tensor([q.prev_progress for q in queries], dtype=torch.float32)
+    return Inputs(frames=frames, goals=[q.goal for q in queries], prev_progress=prev)
+
+
+class CompactReasoner:
+    """`Reasoner` over a `CompactModel`: batched, stateless per query (streaming is O(1) by the contract)."""
+
+    def __init__(self, model: CompactModel, batch_size: int = 256):
+        self.model = model.eval()
+        self.views = tuple(model.cfg.views)
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        steps: list[Step] = []
+        for lo in range(0, len(queries), self.batch_size):
+            chunk = queries[lo: lo + self.batch_size]
+            h = self.model.encode(queries_to_inputs(chunk, self.views))
+            if not think:
+                steps += [Step(progress=float(p)) for p in self.model.progress(h).clamp(-1, 1)]
+                continue
+            for q, text in zip(chunk, self.model.decode(self.model.generate(h)), strict=True):
+                steps.append(Step(progress=parse_answer(text, q.prev_progress), text=text))
+        return steps

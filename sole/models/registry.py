@@ -1,0 +1,46 @@
+"""Reasoners by name: ``load_reasoner("compact:fold-a")`` is what RL, evaluation and scoring call.
+
+A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``) or a checkpoint
+directory. Shipped compact checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default
+model trained on all 50 tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sole.models.base import Reasoner
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+COMPACT_VARIANTS = ("default", "fold-a", "fold-b")
+
+
+def load_compact(path: str | Path) -> Reasoner:
+    from sole.models.compact import CompactModel, CompactReasoner
+
+    return CompactReasoner(CompactModel.from_pretrained(path))
+
+
+def _compact(variant: str) -> Reasoner:
+    if variant not in COMPACT_VARIANTS:
+        raise ValueError(f"unknown compact checkpoint {variant!r}; valid: {', '.join(COMPACT_VARIANTS)} "
+                         "or a checkpoint directory")
+    return load_compact(CHECKPOINTS / variant)
+
+
+REASONERS: dict[str, Callable[[str], Reasoner]] = {
+    "compact": _compact,
+}
+"""Backend name -> loader taking the variant (``default`` when the spec names none)."""
+
+
+def load_reasoner(spec: str) -> Reasoner:
+    """A reasoner from ``NAME[:VARIANT]`` or a checkpoint directory."""
+    if Path(spec).is_dir():
+        return load_compact(spec)
+    name, _, variant = spec.partition(":")
+    if name not in REASONERS:
+        raise ValueError(f"unknown reasoner {spec!r}; valid: {', '.join(REASONERS)} (with :VARIANT) "
+                         "or a checkpoint directory")
+    return REASONERS[name](variant or "default")

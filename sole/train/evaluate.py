@@ -1,0 +1,121 @@
+"""Held-out evaluation of a reasoner on episodes: the numbers SFT validates on and the fold models report.
+
+Every curve comes from the SOLE-R1 loop (`sole.models.base.reason`): the reasoner's own previous answer is fed
+back, as in RL. Metrics (`sole.eval.metrics`):
+
+- ``voc``: Spearman of progress vs time on expert episodes, up to first success;
+- ``mae``: per-frame |predicted - true| of the own goal, over all episodes (all kinds);
+- ``final/correct``, ``final/opposite``, ``final/unrelated``: final progress on expert episodes under the correct
+  goal, the opposite-verb goal of the same scene (where the task has one) and a goal of another scene;
+  ``margin/opposite``, ``margin/unrelated``: correct minus each, ``win/opposite``: share of episodes where the
+  correct goal ends higher (language grounding);
+- ``think/format``, ``think/mae``: on a few episodes read with reasoning on, the share of answers that parse and
+  the final-answer error (the text decoder's own numbers, not the fast head).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sole.data.episode import Episode
+from sole.envs.tasks import TASKS, get_task
+from sole.eval.metrics import mae, voc
+from sole.models.base import ANSWER_RE, Clip, Reasoner, reason
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    goal_index: int = 2
+    """Which goal paraphrase to read (the one held out of training by default)."""
+    stride: int = 1
+    """Query every k-th frame."""
+    think_episodes: int = 4
+    """Episodes also read with reasoning on (slow: one decoded completion per step)."""
+    max_episodes: int = 0
+    """Cap on episodes per metric (0: all)."""
+
+
+def goal_text(task: str, index: int) -> str:
+    goals = get_task(task).goals
+    return goals[min(index, len(goals) - 1)]
+
+
+def first_success(ep: Episode) -> int | None:
+    hits = [i for i, f in enumerate(ep.facts) if f.get("success")]
+    return hits[0] if hits else None
+
+
+def unrelated_task(task: str) -> str:
+    """A fixed task of another scene, different object noun where possible (deterministic per task)."""
+    spec = get_task(task)
+    names = sorted(TASKS)
+    start = names.index(task)
+    for name in names[start + 1:] + names[:start]:
+        other = TASKS[name]
+        if other.scene != spec.scene and other.obj != spec.obj:
+            return name
+    raise ValueError(f"no unrelated task for {task!r}")
+
+
+def curves(reasoner: Reasoner, episodes: list[Episode], goals: list[str], *, think: bool = False,
+           stride: int = 1) -> list[np.ndarray]:
+    clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep in episodes]
+    return [j.per_frame for j in reason(reasoner, clips, goals, think=think, stride=stride)]
+
+
+def _cap(items: list[Episode], n: int) -> list[Episode]:
+    return items[:n] if n > 0 else items
+
+
+def grounding(reasoner: Reasoner, experts: list[Episode], correct: list[float], spec: EvalSpec) -> dict[str, float]:
+    """Final progress under the correct (given), opposite-verb and unrelated goals on the same expert videos."""
+    unrelated = [c[-1] for c in curves(reasoner, experts, [goal_text(unrelated_task(e.task), spec.goal_index)
+                                                          for e in experts], stride=spec.stride)]
+    out = {"final/correct": float(np.mean(correct)), "final/unrelated": float(np.mean(unrelated)),
+           "margin/unrelated": float(np.mean(np.subtract(correct, unrelated)))}
+    with_opp = [i for i, e in enumerate(experts) if get_task(e.task).opposite]
+    if with_opp:
+        opp_eps = [experts[i] for i in with_opp]
+        opp = [c[-1] for c in curves(reasoner, opp_eps, [goal_text(get_task(e.task).opposite, spec.goal_index)
+                                                         for e in opp_eps], stride=spec.stride)]
+        diff = np.subtract([correct[i] for i in with_opp], opp)
+        out |= {"final/opposite": float(np.mean(opp)), "margin/opposite": float(np.mean(diff)),
+                "win/opposite": float(np.mean(diff > 0))}
+    return out
+
+
+def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> dict[str, float]:
+    clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep in episodes]
+    goals = [goal_text(e.task, spec.goal_index) for e in episodes]
+    judged = reason(reasoner, clips, goals, think=True, stride=max(spec.stride, 10))
+    texts = [s.text for j in judged for _, s in j.steps]
+    errs = [abs(s.progress - ep.label(ep.task)[t]) for j, ep in zip(judged, episodes, strict=True) for t, s in j.steps]
+    return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
+            "think/mae": float(np.mean(errs))}
+
+
+def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalSpec()) -> dict[str, float]:
+    """All held-out metrics of ``reasoner`` on ``episodes`` (see the module docstring)."""
+    if not episodes:
+        raise ValueError("no episodes to evaluate on")
+    eps = _cap(episodes, spec.max_episodes)
+    own = curves(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
+    out = {"mae": float(np.mean([mae(c, e.label(e.task)) for c, e in zip(own, eps, strict=True)])),
+           "episodes": float(len(eps))}
+    experts = [i for i, e in enumerate(eps) if e.kind == "expert"]
+    if experts:
+        out["voc"] = float(np.mean([voc(own[i], (first_success(eps[i]) or len(eps[i]) - 1) + 1) for i in experts]))
+        out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
+    if spec.think_episodes > 0:
+        out |= think_stats(reasoner, eps[: spec.think_episodes], spec)
+    return out
+
+
+def per_task(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalSpec()) -> dict[str, dict[str, float]]:
+    """`evaluate` per task (think stats off), for the held-out tables."""
+    tasks = sorted({e.task for e in episodes})
+    no_think = EvalSpec(goal_index=spec.goal_index, stride=spec.stride, think_episodes=0,
+                        max_episodes=spec.max_episodes)
+    return {t: evaluate(reasoner, [e for e in episodes if e.task == t], no_think) for t in tasks}

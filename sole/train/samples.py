@@ -1,0 +1,142 @@
+"""Training queries drawn from synthesized episodes: (episode, t, goal, previous frame, noisy prior) -> targets.
+
+What a sample teaches, and why:
+
+- **Goal mix.** The own task's goal most of the time; a *counterfactual* goal of the same scene some of the time
+  (window-open on a window-close video, whose label falls), so the verb matters; a *mismatched* goal of another
+  scene otherwise, label 0, so the object matters. Which counterfactual goals may be used is a choice:
+  ``cf_goals="train"`` keeps to the training tasks (a held-out task's goal is never seen, the strict fold
+  protocol), ``"scene"`` uses every goal sharing the scene.
+- **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
+- **Previous frame and prior.** The previous frame is ``t - k``, ``k`` uniform in ``1..max_gap`` (dense and
+  subsampled querying alike), and the prior is the label at ``t - k`` plus noise, so copying it is not enough.
+- **Targets.** The progress label at ``t`` and the completion ``<think>CoT</think><answer>N%</answer>`` written
+  by the synthesis CoT generator from the facts of steps ``t - k`` and ``t``.
+
+Frames stay uint8 in memory; a batch is gathered and stacked per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from sole.data.episode import Episode
+from sole.envs.tasks import get_task
+from sole.models.compact import Inputs, stack_frames
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    p_own: float = 0.6
+    """Share of samples whose goal is the episode's own task."""
+    p_counterfactual: float = 0.2
+    """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
+    cf_goals: Literal["train", "scene"] = "train"
+    """Counterfactual goals allowed: only training tasks (strict held-out folds) or every goal of the scene."""
+    max_gap: int = 10
+    """The previous frame is t-k with k uniform in 1..max_gap."""
+    prior_noise: float = 0.1
+    """Largest standard deviation of the noise added to the prior (drawn uniformly per sample)."""
+    held_out_goal: int = 2
+    """Index of the goal paraphrase never used in training (validation reads it)."""
+    shift: int = 4
+    """Random-shift augmentation in pixels (0: off); the same shift for a sample's three frames."""
+
+
+@dataclass
+class Example:
+    """One training query, before frames are gathered."""
+
+    episode: int
+    t: int
+    prev: int
+    goal_task: str
+    goal: str
+    prev_progress: float
+    progress: float
+
+
+def train_goals(task: str, held_out: int) -> tuple[str, ...]:
+    goals = get_task(task).goals
+    return tuple(g for i, g in enumerate(goals) if i != held_out) or goals
+
+
+class Sampler:
+    """Draws `Example`s from a list of episodes; ``tasks`` are the tasks the model may be told about."""
+
+    def __init__(self, episodes: list[Episode], tasks: tuple[str, ...], cfg: SampleConfig, seed: int = 0):
+        if not episodes:
+            raise ValueError("no episodes to sample from")
+        self.episodes, self.tasks, self.cfg = episodes, tasks, cfg
+        self.rng = np.random.default_rng(seed)
+
+    def goal_task(self, ep: Episode) -> str:
+        """A goal task for ``ep``: its own, a counterfactual of its scene, or a mismatch (label 0)."""
+        u = self.rng.random()
+        if u < self.cfg.p_own:
+            return ep.task
+        if u < self.cfg.p_own + self.cfg.p_counterfactual:
+            allowed = [g for g in ep.labels if g != ep.task and (self.cfg.cf_goals == "scene" or g in self.tasks)]
+            return str(self.rng.choice(allowed)) if allowed else ep.task
+        scene = get_task(ep.task).scene
+        others = [t for t in self.tasks if get_task(t).scene != scene]
+        return str(self.rng.choice(others)) if others else ep.task
+
+    def example(self) -> Example:
+        i = int(self.rng.integers(len(self.episodes)))
+        ep = self.episodes[i]
+        goal_task = self.goal_task(ep)
+        t = int(self.rng.integers(1, len(ep)))
+        prev = max(0, t - int(self.rng.integers(1, self.cfg.max_gap + 1)))
+        label = ep.label(goal_task)
+        noise = self.rng.normal(0.0, self.rng.uniform(0.0, self.cfg.prior_noise)) if prev > 0 else 0.0
+        prior = float(np.clip(label[prev] + noise, -1.0, 1.0)) if prev > 0 else 0.0
+        goal = str(self.rng.choice(train_goals(goal_task, self.cfg.held_out_goal)))
+        return Example(episode=i, t=t, prev=prev, goal_task=goal_task, goal=goal, prev_progress=prior,
+                       progress=float(label[t]))
+
+    def batch(self, n: int) -> list[Example]:
+        return [self.example() for _ in range(n)]
+
+
+def random_shift(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift each (H, W, C) image of a batch (B, H, W, C) by up to ``pad`` pixels, edges replicated."""
+    if pad <= 0:
+        return x
+    B, H, W, _ = x.shape
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    dy, dx = rng.integers(0, 2 * pad + 1, size=(2, B))
+    return np.stack([padded[b, dy[b]: dy[b] + H, dx[b]: dx[b] + W] for b in range(B)])
+
+
+def to_inputs(episodes: list[Episode], examples: list[Example], views: tuple[str, ...],
+              shift: int = 0, rng: np.random.Generator | None = None) -> Inputs:
+    """Gather the frames of ``examples`` into model inputs (uint8 stays uint8 until the model converts it)."""
+    frames = {}
+    for v in views:
+        arr = np.stack([stack_frames(*episodes[e.episode].frames[v][[0, e.prev, e.t]]) for e in examples])
+        frames[v] = torch.from_numpy(random_shift(arr, shift, rng or np.random.default_rng()))  # (B, H, W, 9)
+    prev = torch.tensor([e.prev_progress for e in examples], dtype=torch.float32)
+    return Inputs(frames=frames, goals=[e.goal for e in examples], prev_progress=prev)
+
+
+def split_episodes(episodes: list[Episode], val_every: int) -> tuple[list[Episode], list[Episode]]:
+    """Per task, every ``val_every``-th episode (in index order) goes to validation; the rest to training."""
+    seen: dict[str, int] = {}
+    train, val = [], []
+    for ep in sorted(episodes, key=lambda e: e.index):
+        n = seen.get(ep.task, 0)
+        seen[ep.task] = n + 1
+        (val if val_every > 0 and n % val_every == val_every - 1 else train).append(ep)
+    return train, val
+
+
+def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
+    """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
+    from sole.synth.cot import make_cot
+
+    return make_cot(ex.goal_task, ex.goal, ep.facts[ex.prev], ep.facts[ex.t], ex.prev_progress, ex.progress, rng)

@@ -1,0 +1,245 @@
+"""`sole train sft`: supervised training of the compact reasoner on synthesized episodes.
+
+One loop, top-down: load episodes -> split train/validation per task -> fit the CoT tokenizer on generated
+completions -> sample queries (`sole.train.samples`) -> loss = progress L1 (fast head) + teacher-forced CoT
+cross-entropy (decoder) -> periodic validation (`sole.train.evaluate`) and checkpoints. A rerun with the same
+``out`` resumes from ``out/last`` (weights, optimizer, step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from safetensors.torch import load_file, save_file
+
+from sole.data.episode import Episode
+from sole.envs.tasks import resolve_tasks
+from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
+from sole.models.tokenizer import PAD, WordTokenizer
+from sole.train.evaluate import EvalSpec, evaluate
+from sole.train.samples import SampleConfig, Sampler, completion, split_episodes, to_inputs, train_goals
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    data: str = "data/synth-all/train"
+    """Dataset root written by `sole synth` (its training split)."""
+    tasks: str = "fold-a"
+    """Tasks to train on: fold-a, fold-b, all, or a comma-separated list."""
+    out: str = "runs/sft-fold-a"
+    """Run directory: metrics.jsonl, last/ (resumable) and final/ checkpoints."""
+    model: CompactConfig = field(default_factory=CompactConfig)
+    """Model shape (vocabulary sizes are filled in from the data)."""
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    """How training queries are drawn."""
+    steps: int = 8000
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Queries per step."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate (linear warm-up, cosine decay to 10%)."""
+    warmup: int = 200
+    """Warm-up steps."""
+    weight_decay: float = 0.01
+    progress_weight: float = 5.0
+    """Weight of the progress L1 loss against the text cross-entropy."""
+    val_every_episode: int = 10
+    """Every n-th episode of each task is held out for validation."""
+    eval_every: int = 1000
+    """Steps between validations (and checkpoints)."""
+    eval_episodes: int = 60
+    """Validation episodes read per validation (0: all)."""
+    corpus: int = 20000
+    """Completions generated to fit the CoT tokenizer."""
+    max_episodes: int = 0
+    """Use at most this many episodes (0: all), for quick runs."""
+    threads: int = 2
+    """Torch CPU threads."""
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls, data: str = "data/tiny", out: str = "runs/sft-tiny") -> SFTConfig:
+        return cls(data=data, out=out, tasks="all", model=CompactConfig.tiny(), steps=20, batch_size=8,
+                   warmup=2, eval_every=10, eval_episodes=4, corpus=200, val_every_episode=3, threads=1)
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def lr_at(cfg: SFTConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def pad_tokens(rows: list[list[int]]) -> torch.Tensor:
+    out = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.tensor(r)
+    return out
+
+
+def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: list[str],
+           shift: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch."""
+    h = model.encode(to_inputs(episodes, examples, model.cfg.views, shift, rng))
+    target = torch.tensor([e.progress for e in examples], dtype=torch.float32)
+    tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (B, L)
+    logits = model.logits(h, tokens[:, :-1])  # (B, L-1, V)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD)
+    return {"progress_l1": (model.progress(h) - target).abs().mean(), "text_ce": ce}
+
+
+def fit_tokenizer(sampler: Sampler, n: int, rng: np.random.Generator) -> WordTokenizer:
+    examples = sampler.batch(n)
+    return WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples)
+
+
+def all_goals(tasks: tuple[str, ...], held_out: int) -> list[str]:
+    return [g for t in tasks for g in train_goals(t, held_out)]
+
+
+def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+    """AdamW state as safetensors (tensors) + JSON (hyper-parameters); no pickle."""
+    tensors = {f"{i}.{k}": v.contiguous() for i, st in opt.state_dict()["state"].items() for k, v in st.items()}
+    save_file(tensors, str(path / "optimizer.safetensors"))
+    (path / "optimizer.json").write_text(json.dumps(opt.state_dict()["param_groups"]))
+
+
+def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+    tensors = load_file(str(path / "optimizer.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": json.loads((path / "optimizer.json").read_text())})
+
+
+def _print_metrics(title: str, metrics: dict[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    console.print(table)
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("[bold]sft"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                    TimeRemainingColumn(), console=console)
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+
+def load_data(cfg: SFTConfig) -> tuple[tuple[str, ...], list[Episode]]:
+    from sole.data.store import load_episodes
+
+    tasks = resolve_tasks(cfg.tasks)
+    if not Path(cfg.data).is_dir():
+        raise FileNotFoundError(f"no dataset at {cfg.data}; build one with `sole synth` first")
+    episodes = load_episodes(cfg.data, tasks=tasks)
+    if not episodes:
+        raise ValueError(f"dataset {cfg.data} holds no episodes of the tasks {cfg.tasks!r}")
+    return tasks, episodes[: cfg.max_episodes] if cfg.max_episodes > 0 else episodes
+
+
+def build_or_resume(cfg: SFTConfig, tasks: tuple[str, ...], sampler: Sampler,
+                    rng: np.random.Generator) -> tuple[CompactModel, torch.optim.Optimizer, int]:
+    last = Path(cfg.out) / "last"
+    if (last / "config.json").is_file():
+        model = CompactModel.from_pretrained(last).train()
+        step = json.loads((last / "config.json").read_text())["step"]
+    else:
+        tokenizer = fit_tokenizer(sampler, cfg.corpus, rng)
+        goal_vocab = new_goal_vocab(all_goals(tasks, cfg.sample.held_out_goal))
+        model, step = CompactModel.build(cfg.model, tokenizer, goal_vocab), 0
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if step > 0:
+        load_optimizer(opt, last)
+    return model, opt, step
+
+
+def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig) -> dict[str, float]:
+    model.eval()
+    spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=2, max_episodes=cfg.eval_episodes)
+    metrics = {f"val/{k}": v for k, v in evaluate(CompactReasoner(model), val, spec).items()}
+    model.train()
+    return metrics
+
+
+def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig, step: int, name: str) -> Path:
+    """A checkpoint; with the optimizer state when it is one to resume from."""
+    path = model.save_pretrained(Path(cfg.out) / name, step=step, extra={"train": asdict(cfg)})
+    if opt is not None:
+        save_optimizer(opt, path)
+    return path
+
+
+def main(cfg: SFTConfig) -> Path:
+    tasks, episodes = load_data(cfg)
+    return train(cfg, tasks, episodes)
+
+
+def train(cfg: SFTConfig, tasks: tuple[str, ...], episodes: list[Episode]) -> Path:
+    """Train on ``episodes`` (goals drawn from ``tasks``) and return the final checkpoint directory."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    train_eps, val_eps = split_episodes(episodes, cfg.val_every_episode)
+    rng = np.random.default_rng(cfg.seed)
+    sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
+    model, opt, start = build_or_resume(cfg, tasks, sampler, rng)
+    # a resumed run draws a fresh, still deterministic, sample stream
+    sampler.rng, rng = np.random.default_rng([cfg.seed, start]), np.random.default_rng([cfg.seed, start, 1])
+    console.print(f"sft: {len(train_eps)} train / {len(val_eps)} val episodes, {len(tasks)} tasks, "
+                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, vocab {len(model.tokenizer)}, "
+                  f"from step {start}")
+    model.train()
+    t0, metrics = time.time(), {}
+    with (out / "metrics.jsonl").open("a") as log, _progress_bar() as bar:
+        job = bar.add_task("sft", total=cfg.steps, completed=start, info="")
+        for step in range(start, cfg.steps):
+            # --- one optimizer step
+            for g in opt.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            examples = sampler.batch(cfg.batch_size)
+            texts = [completion(train_eps[e.episode], e, rng) for e in examples]
+            parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng)
+            loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            row = {"step": step + 1, "train/loss": loss.item(), "train/lr": lr_at(cfg, step),
+                   **{f"train/{k}": v.item() for k, v in parts.items()}}
+            bar.update(job, advance=1, info=f"loss {row['train/loss']:.3f} l1 {row['train/progress_l1']:.3f}")
+            # --- validation and checkpoint
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                if val_eps:
+                    metrics = validate(model, val_eps, cfg)
+                    row |= metrics
+                row["time/elapsed_s"] = time.time() - t0
+                save(model, opt, cfg, step + 1, "last")
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+    final = save(model, None, cfg, cfg.steps, "final")
+    if metrics:
+        _print_metrics(f"sft validation at step {cfg.steps}", metrics)
+        (final / "val.json").write_text(json.dumps(metrics, indent=2))
+    return final

@@ -1,0 +1,115 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sole.models.base import Query, parse_answer
+from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
+from sole.models.tokenizer import WordTokenizer
+
+GOALS = ["close the window", "open the window", "press the button"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    tok = WordTokenizer.fit(["<think>t=3: the window moved 4 cm.</think><answer>46%</answer>"])
+    return CompactModel.build(CompactConfig.tiny(), tok, new_goal_vocab(GOALS)).eval()
+
+
+def frames(rng, size=64):
+    return {v: rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for v in ("external", "wrist")}
+
+
+def queries(n, goal="close the window", size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [Query(goal, frames(rng, size), frames(rng, size), frames(rng, size), 0.3) for _ in range(n)]
+
+
+def test_judge_batch_shapes_and_range(model):
+    steps = CompactReasoner(model, batch_size=3).judge(queries(7), think=False)
+    assert len(steps) == 7
+    assert all(-1 <= s.progress <= 1 and s.text == "" for s in steps)
+
+
+def test_batched_equals_single(model):
+    r = CompactReasoner(model)
+    qs = queries(4)
+    batched = [s.progress for s in r.judge(qs, think=False)]
+    single = [r.judge([q], think=False)[0].progress for q in qs]
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_think_output_parses_or_falls_back(model):
+    steps = CompactReasoner(model).judge(queries(2), think=True)
+    for s in steps:
+        assert s.text, "thinking must write text"
+        assert s.progress == parse_answer(s.text, 0.3)
+
+
+def test_goal_text_changes_output(model):
+    r = CompactReasoner(model)
+    a = r.judge(queries(3, "close the window"), think=False)
+    b = r.judge(queries(3, "open the window"), think=False)
+    assert max(abs(x.progress - y.progress) for x, y in zip(a, b, strict=True)) > 1e-4
+
+
+def test_other_frame_sizes_are_resized(model):
+    steps = CompactReasoner(model).judge(queries(2, size=96), think=False)
+    assert len(steps) == 2
+
+
+def test_missing_view_is_a_clear_error(model):
+    q = queries(1)[0]
+    bad = Query(q.goal, {"external": q.first["external"]}, q.previous, q.current, 0.0)
+    with pytest.raises(ValueError, match="lacks view 'wrist'"):
+        CompactReasoner(model).judge([bad])
+
+
+def test_save_load_round_trip(model, tmp_path):
+    model.save_pretrained(tmp_path / "ck", step=7)
+    loaded = CompactModel.from_pretrained(tmp_path / "ck")
+    qs = queries(3)
+    a = CompactReasoner(model).judge(qs, think=True)
+    b = CompactReasoner(loaded).judge(qs, think=True)
+    assert [s.progress for s in a] == pytest.approx([s.progress for s in b], abs=1e-6)
+    assert [s.text for s in a] == [s.text for s in b]
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["step"] == 7
+
+
+def test_missing_file_error(model, tmp_path):
+    model.save_pretrained(tmp_path / "ck")
+    (tmp_path / "ck" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
+        CompactModel.from_pretrained(tmp_path / "ck")
+
+
+def test_wrong_version_error(model, tmp_path):
+    model.save_pretrained(tmp_path / "ck")
+    meta = json.loads((tmp_path / "ck" / "config.json").read_text())
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(meta | {"format": 99}))
+    with pytest.raises(ValueError, match="format 99 is not supported"):
+        CompactModel.from_pretrained(tmp_path / "ck")
+
+
+def test_wrong_shapes_error(model, tmp_path):
+    model.save_pretrained(tmp_path / "ck")
+    meta = json.loads((tmp_path / "ck" / "config.json").read_text())
+    meta["model"]["d_model"] = 48
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="weights do not fit the model config"):
+        CompactModel.from_pretrained(tmp_path / "ck")
+
+
+def test_difference_channels_fold_exactly(model):
+    """The 15-channel first conv (frames + differences) equals its folded 9-channel form."""
+    enc = model.views["external"]
+    x = torch.rand(2, 9, 8, 8) * 255
+    first, prev, cur = x[:, 0:3], x[:, 3:6], x[:, 6:9]
+    norm = [y / 127.5 - 1 for y in (first, prev, cur)]
+    x15 = torch.cat(norm + [norm[2] - norm[1], norm[2] - norm[0]], dim=1)
+    w = torch.einsum("oikl,ij->ojkl", enc.convs[0].weight, enc.mix)
+    folded = torch.nn.functional.conv2d(x, w / 127.5, enc.convs[0].bias - w.sum((1, 2, 3)))  # no padding
+    direct = torch.nn.functional.conv2d(x15, enc.convs[0].weight, enc.convs[0].bias)
+    torch.testing.assert_close(folded, direct, atol=1e-4, rtol=1e-4)
