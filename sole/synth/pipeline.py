@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sole.data import store
 from sole.envs.tasks import resolve_tasks
-from sole.synth.rollouts import KINDS, N_FRAMES, check_kinds
+from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, KINDS, check_kinds
 
 console = Console()
 
@@ -58,6 +58,8 @@ class SynthConfig:
     """Worker processes (spawn); 1 runs in this process."""
     size: int = 64
     """Render size of each view in pixels."""
+    env_steps: int = ENV_STEPS
+    """Env steps per episode (the RL protocol's 200 gives 101 frames); fewer only for quick tests."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Job:
     shard: int
     task: str
     size: int
+    env_steps: int
     episodes: tuple[tuple[int, str, int], ...]
     """(index, kind, seed) of each episode."""
 
@@ -95,7 +98,7 @@ def plan(cfg: SynthConfig, split: str) -> list[Job]:
                 eps.append((index, kind, cfg.seed * SEED_STRIDE + SPLIT_OFFSET[split] + index))
                 index += 1
         for i in range(0, len(eps), cfg.shard_size):
-            jobs.append(Job(split, len(jobs), task, cfg.size, tuple(eps[i:i + cfg.shard_size])))
+            jobs.append(Job(split, len(jobs), task, cfg.size, cfg.env_steps, tuple(eps[i:i + cfg.shard_size])))
     if index >= SEED_STRIDE // 2:
         raise ValueError(f"{index} episodes in one split is more than the {SEED_STRIDE // 2} seeds reserved for it")
     return jobs
@@ -119,12 +122,13 @@ def run_job(root: str, job: Job) -> dict[str, Any]:
     try:
         episodes = []
         for index, kind, seed in job.episodes:
-            episodes.append(rollout(env, kind, seed, index))
+            episodes.append(rollout(env, kind, seed, index, job.env_steps))
             if _TICKS is not None:
                 _TICKS.put(1)
     finally:
         env.close()
-    return store.write_shard(root, job.shard, episodes, [index * N_FRAMES for index, _, _ in job.episodes])
+    n_frames = job.env_steps // FRAME_EVERY + 1
+    return store.write_shard(root, job.shard, episodes, [index * n_frames for index, _, _ in job.episodes])
 
 
 def _progress() -> Progress:
@@ -170,7 +174,7 @@ def _run_jobs(root: Path, jobs: list[Job], workers: int, label: str, n_episodes:
 
 
 # --- driver -------------------------------------------------------------------------------------------------------
-_CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size")
+_CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size", "env_steps")
 
 
 def _prepare(root: Path, cfg: SynthConfig) -> None:
@@ -222,7 +226,8 @@ def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
     _run_jobs(root, todo, cfg.workers, f"synth {split}", sum(len(j.episodes) for j in todo))
     manifests = [store.read_manifest(root, job.shard) for job in jobs]
     store.write_meta(root, manifests, cfg.size)
-    return {"path": str(root), "episodes": n_episodes, "frames": n_episodes * N_FRAMES, "shards": len(jobs),
+    n_frames = n_episodes * (cfg.env_steps // FRAME_EVERY + 1)
+    return {"path": str(root), "episodes": n_episodes, "frames": n_frames, "shards": len(jobs),
             "written_shards": len(todo), "seconds": round(time.perf_counter() - start, 1),
             "hash": content_hash(root)}
 
@@ -236,9 +241,9 @@ def label_version() -> str:
 
 def main(cfg: SynthConfig) -> dict[str, Any]:
     """Write the splits; returns per-split paths, counts, wall time and content hashes."""
-    if cfg.shard_size < 1 or cfg.workers < 1 or cfg.eval_per_kind < 0:
-        raise ValueError(f"shard_size and workers must be >= 1 and eval_per_kind >= 0, got {cfg.shard_size}, "
-                         f"{cfg.workers}, {cfg.eval_per_kind}")
+    if cfg.shard_size < 1 or cfg.workers < 1 or cfg.eval_per_kind < 0 or cfg.env_steps < FRAME_EVERY:
+        raise ValueError(f"need shard_size >= 1, workers >= 1, eval_per_kind >= 0, env_steps >= {FRAME_EVERY}; got "
+                         f"{cfg.shard_size}, {cfg.workers}, {cfg.eval_per_kind}, {cfg.env_steps}")
     parse_mix(cfg.mix)
     resolve_tasks(cfg.tasks)
     splits = SPLITS if cfg.eval_per_kind > 0 else ("train",)

@@ -54,8 +54,8 @@ N_FRAMES = ENV_STEPS // FRAME_EVERY + 1
 
 Policy = Callable[[int], np.ndarray]
 """Env step index -> action (4,), in [-1, 1]."""
-PolicyFactory = Callable[[TaskEnv, np.random.Generator, dict], Policy]
-"""Builds one episode's policy; writes its drawn parameters into the meta dict."""
+PolicyFactory = Callable[[TaskEnv, np.random.Generator, dict, int], Policy]
+"""Builds one episode's policy for an episode of so many env steps; writes its drawn parameters into the meta dict."""
 Transform = Callable[[Episode, np.random.Generator], Episode]
 """Edits a recorded episode's video (and, where the video shows something else, its labels and facts)."""
 
@@ -130,17 +130,17 @@ def _toward(env: TaskEnv, target: np.ndarray, grip: float, gain: float = 10.0) -
     return np.concatenate([np.clip(gain * (target - hand), -1.0, 1.0), [grip]])
 
 
-def _expert(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _expert(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     return lambda i: env.expert_action()
 
 
-def _noisy(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _noisy(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     sigma = meta["sigma"] = round(float(rng.uniform(0.1, 0.5)), 3)
     return lambda i: env.expert_action() + rng.normal(0.0, sigma, 4)
 
 
-def _pause(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
-    stalls = sorted((int(rng.integers(0, ENV_STEPS - 20)), int(rng.integers(10, 41)))
+def _pause(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
+    stalls = sorted((int(rng.integers(0, max(steps - 20, 1))), int(rng.integers(steps // 20, steps // 5 + 1)))
                     for _ in range(int(rng.integers(1, 4))))
     meta["stalls"] = stalls
     stalled = {i for s, n in stalls for i in range(s, s + n)}
@@ -170,19 +170,19 @@ def _stop_at(env: TaskEnv, level: float, after: Callable[[int, float], np.ndarra
     return policy
 
 
-def _partial(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _partial(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     level = meta["stop_level"] = round(float(rng.uniform(0.2, 0.6)), 3)
     return _stop_at(env, level, lambda k, grip: _hold(grip))
 
 
-def _near_miss(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _near_miss(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     level = meta["stop_level"] = round(float(rng.uniform(0.6, 0.8)), 3)
     # Open the gripper, then back up and away for 15 env steps, then stay.
     return _stop_at(env, level, lambda k, grip: np.array([0.0, -0.5, 0.6, -1.0]) if k < 15 else _hold(-1.0))
 
 
-def _undo(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
-    turn = meta["turn"] = int(rng.integers(70, 121))
+def _undo(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
+    turn = meta["turn"] = int(rng.integers(int(0.35 * steps), int(0.6 * steps) + 1))
     done: list[np.ndarray] = []
 
     def policy(i: int) -> np.ndarray:
@@ -207,7 +207,7 @@ def _wrong_target(env: TaskEnv, rng: np.random.Generator) -> np.ndarray:
     return target
 
 
-def _failure(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _failure(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     mode = meta["mode"] = str(rng.choice(["random", "wander", "wrong-region"]))
     if mode == "random":
         return lambda i: rng.uniform(-1.0, 1.0, 4)
@@ -223,7 +223,7 @@ def _failure(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
     return lambda i: _toward(env, target, grip) + np.concatenate([rng.normal(0.0, 0.1, 3), [0.0]])
 
 
-def _hover(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
+def _hover(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
     lift = 0.1 if env.spec_task.phases == "reach" else 0.0
     target = np.asarray(env.privileged().facts.goal) + np.array([0.0, 0.0, lift])
     return lambda i: _toward(env, target, -1.0)
@@ -231,14 +231,15 @@ def _hover(env: TaskEnv, rng: np.random.Generator, meta: dict) -> Policy:
 
 # --- video transforms -------------------------------------------------------------------------------------------
 def _freeze(ep: Episode, rng: np.random.Generator) -> Episode:
-    start, length = int(rng.integers(10, 60)), int(rng.integers(15, 41))
-    stop = min(start + length, len(ep))
+    n = len(ep)
+    start, length = int(rng.integers(max(n // 10, 1), int(0.6 * n))), int(rng.integers(int(0.15 * n), int(0.4 * n) + 1))
+    stop = min(start + length, n)
     ep.meta["frozen"] = [start, stop]
     for view in ep.frames:
         ep.frames[view][start:stop] = ep.frames[view][start - 1]
     for goal in ep.labels:
         ep.labels[goal][start:stop] = ep.labels[goal][start - 1]
-    ep.facts = [ep.facts[t] if not start <= t < stop else {**ep.facts[start - 1], "t": t} for t in range(len(ep))]
+    ep.facts = [ep.facts[t] if not start <= t < stop else {**ep.facts[start - 1], "t": t} for t in range(n)]
     return ep
 
 
@@ -288,13 +289,16 @@ def check_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def rollout(env: TaskEnv, kind: str, seed: int, index: int = 0) -> Episode:
-    """One episode of ``kind`` on ``env``'s task; ``seed`` fixes the layout and every random draw."""
+def rollout(env: TaskEnv, kind: str, seed: int, index: int = 0, steps: int = ENV_STEPS) -> Episode:
+    """One episode of ``kind`` on ``env``'s task; ``seed`` fixes the layout and every random draw.
+
+    ``steps`` env steps give ``steps // FRAME_EVERY + 1`` frames; anything but `ENV_STEPS` is for quick tests.
+    """
     check_kinds([kind])
     policy_factory, transform = KINDS[kind]
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     meta: dict[str, Any] = {}
-    rec = record(env, policy_factory(env, rng, meta))
+    rec = record(env, policy_factory(env, rng, meta, steps), steps)
     ep = to_episode(env.spec_task.name, kind, seed, rec, index, meta)
     return transform(ep, rng) if transform is not None else ep
