@@ -139,4 +139,5 @@ def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
     from sole.synth.cot import make_cot
 
-    return make_cot(ex.goal_task, ex.goal, ep.facts[ex.prev], ep.facts[ex.t], ex.prev_progress, ex.progress, rng)
+    prev, cur = ({**ep.facts[i], "task": ep.task} for i in (ex.prev, ex.t))
+    return make_cot(ex.goal_task, ex.goal, prev, cur, ex.prev_progress, ex.progress, rng)

@@ -13,12 +13,5 @@ def test_unknown_variant():
         load_reasoner("compact:fold-z")
 
 
-def test_checkpoint_directory(tmp_path):
-    import torch
-
-    from sole.models.compact import CompactConfig, CompactModel, new_goal_vocab
-    from sole.models.tokenizer import WordTokenizer
-
-    torch.manual_seed(0)
-    CompactModel.build(CompactConfig.tiny(), WordTokenizer.fit(["a"]), new_goal_vocab(["x"])).save_pretrained(tmp_path)
-    assert load_reasoner(str(tmp_path)).views == ("external", "wrist")
+def test_checkpoint_directory(tiny_checkpoint):
+    assert load_reasoner(tiny_checkpoint).views == ("external", "wrist")

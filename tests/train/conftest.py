@@ -53,3 +53,8 @@ def episodes():
         for k in range(3):
             eps.append(make_episode(task, "expert" if k < 2 else "failure", len(eps)))
     return eps
+
+
+@pytest.fixture(scope="session")
+def task_set():
+    return TASK_SET

@@ -1,0 +1,121 @@
+"""`sole score`: read a robot video (one mp4 per view) and print per-step progress and reasoning.
+
+Video frames are resized to the model's input size. Each view is one file: ``--video`` is the external view,
+``--wrist`` the gripper view; a model that reads a view with no file given sees black frames there (said in
+the output), which is what an occluded camera looks like to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from sole.models.base import Clip, reason
+from sole.models.registry import load_reasoner
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    goal: str
+    """The task in words, e.g. "close the window"."""
+    video: str
+    """mp4 (or any video imageio reads) of the external view."""
+    wrist: str | None = None
+    """mp4 of the wrist (gripper) view, same length as --video."""
+    model: str = "compact"
+    """Reasoner spec: compact, compact:fold-a, compact:fold-b, or a checkpoint directory."""
+    stride: int = 1
+    """Query every k-th frame (progress is interpolated in between)."""
+    think: bool = True
+    """Write the reasoning (slower); --no-think gives progress only."""
+    json: bool = False
+    """Print JSON instead of a table."""
+    size: int = 64
+    """Frames are resized to this square size (the compact model's input)."""
+
+
+def read_video(path: str | Path, size: int) -> np.ndarray:
+    """All frames of a video as uint8 (T, size, size, 3), with a clear error for missing or unreadable files."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no video file at {path}")
+    try:
+        frames = iio.imread(path, plugin="pyav")
+    except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file to the user
+        raise ValueError(f"cannot read video {path}: {type(err).__name__}: {err}") from None
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[..., None].repeat(3, axis=-1)
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise ValueError(f"video {path} holds no frames")
+    if frames.shape[0] < 2:
+        raise ValueError(f"video {path} has 1 frame; progress needs at least 2")
+    return to_uint8_frames(frames[..., :3], size, str(path))
+
+
+def to_uint8_frames(frames: np.ndarray, size: int, name: str) -> np.ndarray:
+    """Validate and resize (T, H, W, 3) frames to uint8 (T, size, size, 3)."""
+    if np.issubdtype(frames.dtype, np.floating) and not np.isfinite(frames).all():
+        raise ValueError(f"{name}: frames contain NaN or infinite values")
+    if frames.dtype != np.uint8:
+        frames = np.clip(frames, 0, 255).astype(np.uint8)
+    if frames.shape[1:3] == (size, size):
+        return frames
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames])
+
+
+def load_clip(cfg: ScoreConfig, views: tuple[str, ...]) -> tuple[Clip, list[str]]:
+    """The clip for ``views`` and notes about views filled with black frames."""
+    files = {"external": cfg.video, "wrist": cfg.wrist}
+    read = {v: read_video(p, cfg.size) for v, p in files.items() if p is not None and v in views}
+    lengths = {v: len(f) for v, f in read.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the views have different lengths: {lengths}; give videos of the same episode")
+    n = next(iter(lengths.values()))
+    notes = [f"no {v} video given: the model sees black frames there" for v in views if v not in read]
+    frames = {v: read.get(v, np.zeros((n, cfg.size, cfg.size, 3), np.uint8)) for v in views}
+    return Clip(frames), notes
+
+
+def score(cfg: ScoreConfig) -> dict[str, Any]:
+    if not cfg.goal.strip():
+        raise ValueError("empty goal text; say what the robot should do, e.g. --goal 'close the window'")
+    if cfg.stride < 1:
+        raise ValueError(f"stride must be >= 1, got {cfg.stride}")
+    reasoner = load_reasoner(cfg.model)
+    clip, notes = load_clip(cfg, reasoner.views)
+    judged = reason(reasoner, [clip], [cfg.goal], think=cfg.think, stride=cfg.stride)[0]
+    return {"goal": cfg.goal, "model": cfg.model, "frames": len(clip), "progress": judged.progress,
+            "per_frame": [round(float(p), 4) for p in judged.per_frame], "notes": notes,
+            "steps": [{"t": t, "progress": s.progress, "text": s.text} for t, s in judged.steps]}
+
+
+def main(cfg: ScoreConfig) -> dict[str, Any]:
+    result = score(cfg)
+    if cfg.json:
+        print(json.dumps(result))
+        return result
+    table = Table(title=f"{cfg.goal!r} on {Path(cfg.video).name} ({cfg.model})")
+    table.add_column("t", justify="right")
+    table.add_column("progress", justify="right")
+    table.add_column("reasoning")
+    for s in result["steps"]:
+        table.add_row(str(s["t"]), f"{100 * s['progress']:.0f}%", s["text"])
+    console.print(table)
+    for note in result["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(f"final progress {100 * result['progress']:.0f}% over {result['frames']} frames "
+                  f"(config: {json.dumps(asdict(cfg))})")
+    return result

@@ -1,0 +1,65 @@
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from sole.models.score import ScoreConfig, main, to_uint8_frames
+
+
+@pytest.fixture
+def ckpt(tiny_checkpoint):
+    return tiny_checkpoint
+
+
+def write_video(path, n=6, size=48, seed=0):
+    rng = np.random.default_rng(seed)
+    iio.imwrite(path, rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), plugin="pyav", codec="libx264",
+                fps=10)
+    return str(path)
+
+
+def test_score_json_per_step(ckpt, tmp_path, capsys):
+    a, b = write_video(tmp_path / "a.mp4"), write_video(tmp_path / "b.mp4", seed=1)
+    out = main(ScoreConfig(goal="close the window", video=a, wrist=b, model=ckpt, json=True, stride=2))
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["frames"] == 6 and len(printed["per_frame"]) == 6
+    assert [s["t"] for s in out["steps"]] == [2, 4, 5]
+    assert all(s["text"].startswith("<think>") or s["text"] for s in out["steps"])
+
+
+def test_score_table_without_wrist_notes_black_view(ckpt, tmp_path):
+    out = main(ScoreConfig(goal="close the window", video=write_video(tmp_path / "a.mp4"), model=ckpt, think=False))
+    assert out["notes"] and "wrist" in out["notes"][0]
+
+
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda p: str(p / "missing.mp4"), "no video file"),
+    (lambda p: write_bytes(p / "empty.mp4", b""), "cannot read video|no frames"),
+    (lambda p: write_bytes(p / "bad.mp4", b"not a video at all"), "cannot read video"),
+    (lambda p: write_video(p / "one.mp4", n=1), "1 frame"),
+])
+def test_bad_videos(ckpt, tmp_path, make, match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        main(ScoreConfig(goal="close the window", video=make(tmp_path), model=ckpt))
+
+
+def test_mismatched_lengths(ckpt, tmp_path):
+    a, b = write_video(tmp_path / "a.mp4", n=6), write_video(tmp_path / "b.mp4", n=4)
+    with pytest.raises(ValueError, match="different lengths"):
+        main(ScoreConfig(goal="close the window", video=a, wrist=b, model=ckpt))
+
+
+def test_empty_goal(ckpt, tmp_path):
+    with pytest.raises(ValueError, match="empty goal"):
+        main(ScoreConfig(goal="  ", video=write_video(tmp_path / "a.mp4"), model=ckpt))
+
+
+def test_nan_frames():
+    with pytest.raises(ValueError, match="NaN"):
+        to_uint8_frames(np.full((3, 8, 8, 3), np.nan, np.float32), 64, "x")

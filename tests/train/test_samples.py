@@ -1,0 +1,53 @@
+import numpy as np
+
+from sole.envs.tasks import get_task
+from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
+
+
+def test_goal_mix_respects_training_tasks(task_set, episodes):
+    tasks = ("window-close", "drawer-close", "reach")  # window-open held out
+    eps = [e for e in episodes if e.task in tasks]
+    s = Sampler(eps, tasks, SampleConfig(cf_goals="train"), seed=0)
+    drawn = {e.goal_task for e in s.batch(400)}
+    assert "window-open" not in drawn and drawn <= set(tasks)
+    s = Sampler(eps, tasks, SampleConfig(cf_goals="scene"), seed=0)
+    assert "window-open" in {e.goal_task for e in s.batch(400)}
+
+
+def test_held_out_paraphrase_never_drawn(task_set, episodes):
+    s = Sampler(episodes, task_set, SampleConfig(held_out_goal=2), seed=1)
+    held = {get_task(t).goals[2] for t in task_set}
+    assert not held & {e.goal for e in s.batch(400)}
+
+
+def test_mismatch_labels_zero_and_prior_near_label(task_set, episodes):
+    s = Sampler(episodes, task_set, SampleConfig(prior_noise=0.05), seed=2)
+    for e in s.batch(300):
+        ep = episodes[e.episode]
+        assert 1 <= e.t - e.prev <= 10 or e.prev == 0
+        assert e.progress == float(ep.label(e.goal_task)[e.t])
+        if get_task(e.goal_task).scene != get_task(ep.task).scene:
+            assert e.progress == 0.0
+        if e.prev > 0:
+            assert abs(e.prev_progress - ep.label(e.goal_task)[e.prev]) < 0.3
+
+
+def test_inputs_and_completion(task_set, episodes):
+    s = Sampler(episodes, task_set, SampleConfig(), seed=3)
+    ex = s.batch(5)
+    x = to_inputs(episodes, ex, ("external", "wrist"), shift=4, rng=np.random.default_rng(0))
+    assert x.frames["wrist"].shape == (5, 64, 64, 9) and x.prev_progress.shape == (5,)
+    text = completion(episodes[ex[0].episode], ex[0], np.random.default_rng(0))
+    assert text.startswith("<think>") and text.endswith(f"<answer>{round(100 * ex[0].progress)}%</answer>")
+
+
+def test_random_shift_moves_content():
+    x = np.zeros((2, 16, 16, 9), np.uint8)
+    x[:, 8, 8] = 255
+    y = random_shift(x, 3, np.random.default_rng(0))
+    assert y.shape == x.shape and y.sum() == x.sum()
+
+
+def test_split_keeps_every_task_in_training(task_set, episodes):
+    train, val = split_episodes(episodes, 3)
+    assert {e.task for e in train} == set(task_set) and len(val) == len(task_set)
