@@ -67,9 +67,13 @@ def manifest_path(root: Path, shard: int) -> Path:
 
 # --- atomic writes ----------------------------------------------------------------------------------------------
 def _atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` and rename the result into place."""
+    """Call ``write(tmp_path)`` and rename the result into place.
+
+    The temporary name carries the process id: a writer killed mid-file can leave an encoder subprocess behind
+    (ffmpeg outlives a SIGKILLed parent), and that orphan must not be able to write into the next run's file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     write(tmp)
     os.replace(tmp, path)
 

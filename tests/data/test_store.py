@@ -1,0 +1,87 @@
+import json
+
+import imageio_ffmpeg
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from sole.data import store
+from sole.data.episode import Episode
+
+
+def _episode(index, task="drawer-open", kind="expert", n=5):
+    rng = np.random.default_rng(index)
+    facts = [{"t": t, "task": task, "hand": [0.1 * t, 0.6, 0.2], "gripper_open": 1.0, "obj": [0.0, 0.7, 0.1],
+              "goal": [0.0, 0.9, 0.1], "hand_to_obj": 0.1, "obj_to_goal": 0.2, "grasped": False, "phase": "reach",
+              "progress": t / n, "success": False} for t in range(n)]
+    return Episode(task=task, kind=kind, seed=100 + index,
+                   frames={v: rng.integers(0, 255, (n, 64, 64, 3), dtype=np.uint8) for v in ("external", "wrist")},
+                   labels={task: np.linspace(0, 1, n, dtype=np.float32),
+                           "drawer-close": np.linspace(1, 0, n, dtype=np.float32)},
+                   facts=facts, actions=rng.normal(size=(n, 4)).astype(np.float32), success=index % 2 == 0,
+                   index=index, meta={"sigma": 0.2})
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    eps = [_episode(i, kind=k) for i, k in enumerate(("expert", "undo", "expert"))]
+    store.write_shard(tmp_path, 0, eps[:2], [0, 5])
+    store.write_shard(tmp_path, 1, eps[2:], [10])
+    store.write_meta(tmp_path, [store.read_manifest(tmp_path, s) for s in (0, 1)], size=64)
+    return tmp_path, eps
+
+
+def test_round_trip_through_the_cache(dataset):
+    root, eps = dataset
+    back = store.load_episodes(root)
+    assert [e.index for e in back] == [0, 1, 2]
+    for a, b in zip(eps, back, strict=True):
+        assert (a.task, a.kind, a.seed, a.success, a.meta, a.facts) == (b.task, b.kind, b.seed, b.success, b.meta,
+                                                                        b.facts)
+        assert all(np.array_equal(a.frames[v], b.frames[v]) for v in a.frames)
+        assert all(np.array_equal(a.labels[g], b.labels[g]) for g in a.labels)
+        assert np.array_equal(a.actions, b.actions)
+    assert [e.index for e in store.load_episodes(root, kinds=["undo"])] == [1]
+    assert store.load_episodes(root, tasks=["reach"]) == []
+    with pytest.raises(ValueError, match="unknown task"):
+        store.load_episodes(root, tasks=["teleport"])
+
+
+def test_lerobot_v3_layout(dataset):
+    root, eps = dataset
+    info = json.loads((root / "meta" / "info.json").read_text())
+    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 3 and info["total_frames"] == 15
+    for key in ("observation.images.external", "observation.images.wrist", "observation.state", "action",
+                "timestamp", "frame_index", "episode_index", "index", "task_index", "progress", "kind", "facts",
+                "labels"):
+        assert key in info["features"], key
+    data = pq.read_table(root / info["data_path"].format(chunk_index=0, file_index=0)).to_pylist()
+    assert [r["index"] for r in data] == list(range(10)) and data[6]["frame_index"] == 1
+    assert json.loads(data[6]["labels"]) == {"drawer-close": 0.75, "drawer-open": 0.25}
+    assert json.loads(data[6]["facts"]) == eps[1].facts[1]
+    meta = pq.read_table(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
+    assert [(m["dataset_from_index"], m["dataset_to_index"]) for m in meta] == [(0, 5), (5, 10)]
+    assert meta[1]["videos/observation.images.wrist/from_timestamp"] == 5 / store.FPS
+    tasks = pq.read_table(root / "meta" / "tasks.parquet").to_pylist()
+    assert tasks[data[0]["task_index"]]["name"] == "drawer-open"
+    video = root / info["video_path"].format(video_key="observation.images.external", chunk_index=0, file_index=0)
+    reader = imageio_ffmpeg.read_frames(str(video))
+    meta_v = next(reader)
+    assert meta_v["size"] == (64, 64) and sum(1 for _ in reader) == 10
+
+
+def test_truncated_cache_is_an_error_and_a_shard_to_redo(dataset):
+    root, _ = dataset
+    cache = root / "cache" / "chunk-000" / "file-001.npz"
+    cache.write_bytes(cache.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="shard 1 .* damaged"):
+        store.load_episodes(root)
+    assert store.shard_status(root, 1, [2])[0] == "corrupt"
+    assert store.shard_status(root, 0, [0, 1]) == ("done", [])
+    assert store.shard_status(root, 0, [0])[0] == "corrupt"
+    assert store.shard_status(root, 2, [3])[0] == "missing"
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no dataset"):
+        store.load_episodes(tmp_path)
