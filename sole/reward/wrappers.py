@@ -182,7 +182,8 @@ class RewardVecEnv(DummyVecEnv):
 
 
 def make_vec_env(task: str, reward: RewardConfig, n_envs: int = 1, seed: int = 0, size: int = 64, *,
-                 truth: bool = True, record: bool = False, reasoner: Reasoner | None = None) -> RewardVecEnv:
+                 horizon: int = HORIZON, truth: bool = True, record: bool = False,
+                 reasoner: Reasoner | None = None) -> RewardVecEnv:
     """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched reward."""
-    fns = [lambda s=seed + k: make_agent_env(task, seed=s, size=size) for k in range(n_envs)]
+    fns = [lambda s=seed + k: make_agent_env(task, seed=s, size=size, horizon=horizon) for k in range(n_envs)]
     return RewardVecEnv(fns, task, reward, truth=truth, record=record, reasoner=reasoner)

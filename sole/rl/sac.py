@@ -52,14 +52,17 @@ class SACConfig:
     """Query the reward source every k agent steps, holding its estimate in between."""
     reward_mode: str = "progress"
     """Reward = progress or delta (its change per step)."""
-    reward_scale: float = 1.0
-    """Multiplies the reward."""
+    reward_scale: float = 10.0
+    """Multiplies the reward: 10 puts progress in [0, 10] per step, the range of Meta-World's own dense reward
+    that published SAC settings are tuned for (at scale 1 the entropy bonus swamps it; see docs/rl.md)."""
     steps: int = 100_000
     """Agent steps to train (each = 2 simulator steps)."""
     seed: int = 0
     """Seeds the policy, the replay sampling and the training layouts."""
     n_envs: int = 1
     """Parallel training envs (in one process; the reward is batched across them)."""
+    horizon: int = 100
+    """Agent steps per episode (100 in the protocol; shorter only for quick tests)."""
     learning_starts: int = 2_000
     """Random-action steps before the first update."""
     batch_size: int = 256
@@ -175,7 +178,7 @@ def save_videos(model: SAC, cfg: SACConfig, run: Path, reasoner: Reasoner | None
     if cfg.videos < 1:
         return []
     venv = make_vec_env(cfg.task, cfg.reward_config(think=True), n_envs=1, seed=cfg.seed + 2 * EVAL_SEED_OFFSET,
-                        size=cfg.size, record=True, reasoner=reasoner)
+                        size=cfg.size, horizon=cfg.horizon, record=True, reasoner=reasoner)
     try:
         records = run_episodes(model, venv, cfg.videos)
     finally:
@@ -314,9 +317,10 @@ def main(cfg: SACConfig, reasoner: Reasoner | None = None) -> Path:
         shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    venv = make_vec_env(cfg.task, cfg.reward_config(), cfg.n_envs, cfg.seed, cfg.size, reasoner=reasoner)
+    venv = make_vec_env(cfg.task, cfg.reward_config(), cfg.n_envs, cfg.seed, cfg.size, horizon=cfg.horizon,
+                        reasoner=reasoner)
     eval_env = make_vec_env(cfg.task, cfg.reward_config(), cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET,
-                            cfg.size, reasoner=reasoner)
+                            cfg.size, horizon=cfg.horizon, reasoner=reasoner)
     try:
         model = load_or_new(cfg, venv, run)
         # A resumed run draws new layouts rather than replaying the ones it already trained on.

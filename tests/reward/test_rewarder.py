@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from sole.models.base import Query, Step
+from sole.reward.rewarder import SOURCES, RewardConfig, Rewarder, Source, default_model, make_rewarder
+
+
+class ScriptedSource:
+    """Answers a fixed progress sequence per env and records each call's env indices and queries."""
+
+    def __init__(self, answers: list[float]):
+        self.answers = answers
+        self.calls: list[tuple[list[int], list[Query]]] = []
+
+    def __call__(self, idx: list[int], queries: list[Query]) -> list[Step]:
+        self.calls.append((idx, queries))
+        return [Step(progress=self.answers[len(self.calls) - 1], text=f"call {len(self.calls)}") for _ in idx]
+
+
+def frame(v: int) -> dict[str, np.ndarray]:
+    return {"external": np.full((8, 8, 3), v, np.uint8)}
+
+
+def rewarder(answers: list[float], n: int = 1, **kw) -> tuple[Rewarder, ScriptedSource]:
+    src = ScriptedSource(answers)
+    return Rewarder(Source(views=("external",), judge=src, privileged=False), "close the window", n,
+                    RewardConfig(**kw)), src
+
+
+def test_streaming_state_follows_the_contract():
+    r, src = rewarder([0.2, 0.5, 0.4])
+    r.reset(0, frame(0))
+    for t in (1, 2, 3):
+        r.step([frame(t)])
+    (_, (q1,)), (_, (q2,)), (_, (q3,)) = src.calls
+    assert q1.prev_progress == 0.0 and q2.prev_progress == 0.2 and q3.prev_progress == 0.5
+    assert all(q.first["external"][0, 0, 0] == 0 for q in (q1, q2, q3))
+    assert [q.previous["external"][0, 0, 0] for q in (q1, q2, q3)] == [0, 1, 2]
+    assert q3.current["external"][0, 0, 0] == 3 and q3.goal == "close the window"
+    assert r.text[0] == "call 3"
+
+
+def test_one_judge_call_for_all_envs_per_step():
+    r, src = rewarder([0.1, 0.3], n=3)
+    for i in range(3):
+        r.reset(i, frame(i))
+    rewards = r.step([frame(9), frame(9), frame(9)])
+    assert len(src.calls) == 1 and src.calls[0][0] == [0, 1, 2]
+    np.testing.assert_allclose(rewards, [0.1, 0.1, 0.1])
+    r.step([None, frame(9), None])  # only env 1 is due: it alone is queried, the others hold
+    assert src.calls[1][0] == [1]
+    np.testing.assert_allclose(r.progress, [0.1, 0.3, 0.1])
+
+
+def test_every_k_holds_between_queries():
+    r, src = rewarder([0.3, 0.6], every=3)
+    r.reset(0, frame(0))
+    rewards = []
+    for _ in range(6):
+        due = r.due(0)
+        rewards.append(r.step([frame(1) if due else None])[0])
+    assert len(src.calls) == 2
+    np.testing.assert_allclose(rewards, [0, 0, 0.3, 0.3, 0.3, 0.6])
+
+
+def test_every_k_extrapolates_linearly_and_last_step_is_due():
+    r, _ = rewarder([0.3, 0.6, 0.2], every=3, between="extrapolate")
+    r.reset(0, frame(0))
+    rewards = [r.step([frame(1) if r.due(0) else None])[0] for _ in range(4)]
+    assert not r.due(0) and r.due(0, last=True)  # step 5 is due only as an episode's last step
+    rewards.append(r.step([None])[0])
+    np.testing.assert_allclose(rewards, [0, 0, 0.3, 0.4, 0.5])  # slope 0.1/step from (0, 0) -> (3, 0.3)
+
+
+def test_delta_mode_and_scale():
+    r, _ = rewarder([0.2, 0.5, 0.4], mode="delta", scale=10.0)
+    r.reset(0, frame(0))
+    rewards = [r.step([frame(1)])[0] for _ in range(3)]
+    np.testing.assert_allclose(rewards, [2.0, 3.0, -1.0])
+    assert sum(rewards) == pytest.approx(10 * r.progress[0])
+
+
+def test_reset_clears_one_env_only():
+    r, _ = rewarder([0.5, 0.7], n=2)
+    r.reset(0, frame(0))
+    r.reset(1, frame(0))
+    r.step([frame(1), frame(1)])
+    r.reset(1, frame(5))
+    assert r.progress.tolist() == [0.5, 0.0] and r.t.tolist() == [1, 0]
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="unknown reward source 'magic'.*oracle-dense"):
+        RewardConfig(source="magic").validate()
+    with pytest.raises(ValueError, match="every=0"):
+        RewardConfig(every=0).validate()
+    with pytest.raises(ValueError, match="unknown reward mode"):
+        RewardConfig(mode="ratio").validate()  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown task"):
+        make_rewarder(RewardConfig(source="zero"), "window-shut", [])
+
+
+def test_sources_registry_and_default_model():
+    assert set(SOURCES) == {"sole", "oracle-dense", "oracle-sparse", "zero"}
+    assert default_model("window-close") == "compact:fold-b"  # window-close is in fold a
+    assert default_model("sweep-into") == "compact:fold-a"
+
+
+def test_reasoner_source_reads_only_queries(pixel_reasoner):
+    r = make_rewarder(RewardConfig(), "reach", [object(), object()], reasoner=pixel_reasoner)
+    assert r.views == ("external", "wrist") and not r.source.privileged
+    for i in range(2):
+        r.reset(i, {"external": np.zeros((4, 4, 3), np.uint8), "wrist": np.zeros((4, 4, 3), np.uint8)})
+    full = {"external": np.full((4, 4, 3), 255, np.uint8), "wrist": np.zeros((4, 4, 3), np.uint8)}
+    np.testing.assert_allclose(r.step([full, full]), [1.0, 1.0])
+    assert len(pixel_reasoner.batches) == 1 and len(pixel_reasoner.batches[0]) == 2

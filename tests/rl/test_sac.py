@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sole.models.base import Query, Step
+from sole.rl.sac import SACConfig, main, read_metrics
+
+torch.set_num_threads(1)
+
+TINY = dict(steps=120, horizon=20, learning_starts=40, batch_size=32, hidden=(32, 32), eval_every=60,
+            eval_episodes=2, checkpoint_every=60, videos=1, progress=False)
+
+
+class ThinkingReasoner:
+    """Progress = share of the wrist frame that is bright; it thinks aloud when asked."""
+
+    views = ("external", "wrist")
+
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        out = []
+        for q in queries:
+            p = float(np.mean(q.current["wrist"] > 128))
+            out.append(Step(progress=p, text=f"<think>wrist {p:.2f}</think><answer>{round(100 * p)}%</answer>"
+                            if think else ""))
+        return out
+
+
+def test_sole_reward_run_writes_the_run_folder(tmp_path):
+    run = main(SACConfig(task="reach", reward="sole", out=str(tmp_path), **TINY), reasoner=ThinkingReasoner())
+    for name in ("config.json", "metrics.jsonl", "success.png", "result.json", "policy.zip", "videos/final-0.mp4",
+                 "checkpoint/model.zip", "checkpoint/replay.pkl"):
+        assert (run / name).exists(), name
+    assert any((run / "tb").iterdir())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    keys = {k for r in rows for k in r} - {"step"}
+    assert all("/" in k for k in keys)
+    assert {"eval/success", "eval/hacking_rate", "rollout/success", "train/critic_loss"} <= keys
+    assert [r["step"] for r in read_metrics(run, "eval/success")] == [60, 120]
+    result = json.loads((run / "result.json").read_text())
+    assert result["steps"] == 120 and 0.0 <= result["eval/hacking_rate"] <= 1.0
+    assert json.loads((run / "config.json").read_text())["reward"] == "sole"
+
+
+def test_a_rerun_resumes_from_the_last_checkpoint(tmp_path):
+    cfg = SACConfig(task="drawer-close", reward="oracle-dense", out=str(tmp_path), **TINY | {"videos": 0})
+    run = main(cfg)
+    (run / "result.json").unlink()
+    run = main(SACConfig(**{**cfg.__dict__, "steps": 180}))
+    ckpt = json.loads((run / "checkpoint" / "step.json").read_text())
+    assert ckpt["step"] == 180
+    assert [r["step"] for r in read_metrics(run, "eval/success")] == [60, 120, 180]
+    train_rows = read_metrics(run, "train/n_updates")
+    assert train_rows[-1]["train/n_updates"] > train_rows[0]["train/n_updates"]
+
+
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("task", "window-shut", "unknown task 'window-shut'; valid tasks:"),
+    ("reward", "gpt", "unknown reward source 'gpt'; valid sources: sole, oracle-dense"),
+])
+def test_bad_names_give_clear_errors(tmp_path, field, value, match):
+    with pytest.raises(ValueError, match=match):
+        main(SACConfig(out=str(tmp_path), **{field: value}))
