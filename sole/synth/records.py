@@ -83,6 +83,10 @@ _HF_FEATURES = {
 }
 
 
+_ARROW = {"string": pa.string(), "float32": pa.float32(), "int64": pa.int64(),
+          "image": pa.struct([("bytes", pa.binary()), ("path", pa.string())])}
+
+
 def _png(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
@@ -95,12 +99,11 @@ def export_hf(records: list[dict[str, Any]], out: str | Path, split: str = "trai
     `datasets.Image` feature (the schema carries the HF feature types)."""
     if not records:
         raise ValueError("no records to export")
-    columns = {k: [r[k] for r in records] for k in _HF_FEATURES if k != "image"}
-    columns["image"] = [{"bytes": _png(r["image"]), "path": None} for r in records]
-    table = pa.table(columns)
-    table = table.cast(table.schema.set(table.schema.get_field_index("progress"), pa.field("progress", pa.float32())))
+    columns = {k: [{"bytes": _png(r[k]), "path": None} for r in records] if k == "image" else [r[k] for r in records]
+               for k in _HF_FEATURES}
     meta = {b"huggingface": json.dumps({"info": {"features": _HF_FEATURES}}).encode()}
-    table = table.replace_schema_metadata(meta)
+    table = pa.table(columns, schema=pa.schema([pa.field(k, _ARROW[v.get("dtype", "image")]) for k, v in
+                                                _HF_FEATURES.items()], metadata=meta))
     path = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -1,0 +1,57 @@
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from sole.envs.sim import make_env
+from sole.synth.cot import verify_cot
+from sole.synth.records import composite, export_hf, query_pairs, sft_records
+from sole.synth.rollouts import rollout
+
+
+@pytest.fixture(scope="module")
+def episode():
+    env = make_env("drawer-close")
+    ep = rollout(env, "expert", seed=0, steps=40)
+    env.close()
+    return ep
+
+
+def test_composite_puts_external_on_top_and_first_previous_current_left_to_right():
+    frames = [{v: np.full((4, 4, 3), 10 * i + j, np.uint8) for j, v in enumerate(("external", "wrist"))}
+              for i in range(3)]
+    img = composite(*frames)
+    assert img.shape == (8, 12, 3)
+    assert img[0, 0, 0] == 0 and img[0, 4, 0] == 10 and img[0, 8, 0] == 20 and img[4, 8, 0] == 21
+
+
+def test_query_pairs_modes():
+    assert query_pairs(4, "dense") == [(0, 1), (1, 2), (2, 3)]
+    sub = query_pairs(101, "subsampled")
+    assert len(sub) == 10 and sub[0] == (0, 10) and sub[-1] == (90, 100)
+    assert all(p == q for (_, p), (q, _) in zip(sub, sub[1:], strict=False))  # previous = last queried frame
+    with pytest.raises(ValueError, match="valid modes"):
+        query_pairs(5, "sparse")
+
+
+@pytest.mark.parametrize("goal", ["drawer-close", "drawer-open", "reach"])
+def test_records_carry_prompt_image_completion_and_label(episode, goal):
+    recs = sft_records(episode, goal, mode="subsampled", n_query=5)
+    label = episode.label(goal)
+    assert [r["t"] for r in recs] == [4, 8, 12, 16, 20]
+    assert "previous timestep is 0%" in recs[0]["prompt"]
+    assert f"previous timestep is {round(100 * label[recs[0]['t']])}%" in recs[1]["prompt"]
+    for r in recs:
+        assert r["image"].shape == (128, 192, 3) and r["progress"] == pytest.approx(label[r["t"]])
+        assert verify_cot(r["completion"], episode.facts[r["prev_t"]], episode.facts[r["t"]], r["progress"],
+                          goal_task=goal) == []
+    assert len(sft_records(episode)) == len(episode) - 1
+
+
+def test_hf_export_round_trip(episode, tmp_path):
+    recs = sft_records(episode, mode="subsampled", n_query=4)
+    path = export_hf(recs, tmp_path)
+    table = pq.read_table(path)
+    assert table.num_rows == 4 and table.column("completion").to_pylist() == [r["completion"] for r in recs]
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset(str(tmp_path), split="train")
+    assert ds[0]["image"].size == (192, 128) and ds[2]["t"] == recs[2]["t"]
