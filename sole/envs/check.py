@@ -74,10 +74,20 @@ def act(env, action: np.ndarray, repeat: int) -> Privileged:  # noqa: ANN001 - a
     return env.privileged()
 
 
-def rollout(env, policy: Callable[[int], np.ndarray], agent_steps: int, repeat: int) -> list[Privileged]:  # noqa: ANN001
-    """Reset and run ``policy(k)`` for ``agent_steps`` agent steps; one label per frame (``agent_steps + 1``)."""
+def rollout(env, policy: Callable[[int], np.ndarray], agent_steps: int, repeat: int,  # noqa: ANN001
+            frames: dict[str, list[np.ndarray]] | None = None) -> list[Privileged]:
+    """Reset and run ``policy(k)`` for ``agent_steps`` agent steps; one label per frame (``agent_steps + 1``).
+
+    With ``frames``, the rendered views of every frame are appended to it (view name -> list of images)."""
     env.reset()
-    return [env.privileged()] + [act(env, policy(k), repeat) for k in range(agent_steps)]
+    labels = [env.privileged()]
+    for k in range(agent_steps + 1):
+        if frames is not None:
+            for view, img in env.render_views().items():
+                frames.setdefault(view, []).append(img)
+        if k < agent_steps:
+            labels.append(act(env, policy(k), repeat))
+    return labels
 
 
 def spearman(values: list[float]) -> float:
@@ -158,6 +168,19 @@ def _finite(obj: object) -> object:
     return None if isinstance(obj, float) and not np.isfinite(obj) else obj
 
 
+def machine() -> str:
+    """The machine a measurement ran on, for reports."""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+
+
+def write_json(path: str | Path, report: dict[str, object]) -> Path:
+    """Write a report as strict JSON (NaN -> null), creating folders."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_finite(report), indent=1))
+    return out
+
+
 def _worker(job: tuple[str, int, int, int]) -> tuple[str, dict[str, float]]:
     os.environ.setdefault("LP_NUM_THREADS", "1")
     return job[0], check_task(*job)
@@ -222,10 +245,6 @@ def main(cfg: CheckConfig) -> dict[str, object]:
     per_task = {t: results[t] for t in tasks}
     summary = summarize(per_task)
     print_table(per_task, summary)
-    report = {"config": asdict(cfg), "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-              "summary": summary, "tasks": per_task}
-    out = Path(cfg.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_finite(report), indent=1))
-    console.print(f"wrote {out}")
+    report = {"config": asdict(cfg), "machine": machine(), "summary": summary, "tasks": per_task}
+    console.print(f"wrote {write_json(cfg.out, report)}")
     return report

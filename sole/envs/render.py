@@ -1,0 +1,103 @@
+"""`sole render`: a video of one expert rollout (both views side by side, the progress label drawn under them) and
+a PNG contact sheet of its frames at their true size; or, with ``--compare-cameras``, one PNG comparing cameras.
+
+The rollout follows the RL protocol (agent steps with action repeat), so the video has one frame per agent step:
+exactly what a reward model sees. Views are upscaled only for people; the sheet keeps the native pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sole.envs.check import rollout
+from sole.envs.sim import EnvConfig, TaskEnv
+from sole.envs.tasks import resolve_tasks
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    task: str = "window-close"
+    """Task to roll out with its scripted expert."""
+    out: str = "out/render/window-close.mp4"
+    """Video path; the contact sheet is written beside it with a .png suffix."""
+    seed: int = 0
+    """Layout seed."""
+    size: int = 64
+    """Render size of each view in pixels (what the reward model sees)."""
+    external: str = "workspace"
+    """External camera."""
+    wrist: str = "gripperPOV"
+    """Wrist camera."""
+    agent_steps: int = 100
+    """Agent steps (frames after the first)."""
+    action_repeat: int = 2
+    """Env steps per agent step."""
+    fps: int = 10
+    """Video frame rate."""
+    compare_cameras: str = ""
+    """Comma-separated cameras: instead of a video, write to ``out`` (as .png) one sheet with a row per task of
+    ``compare_tasks`` and, per camera, the start, middle and end of an expert rollout."""
+    compare_tasks: str = "pick-place,button-press,window-close,drawer-open"
+    """Tasks of the camera comparison."""
+
+
+def upscale(img: np.ndarray, factor: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).resize((img.shape[1] * factor, img.shape[0] * factor), Image.NEAREST))
+
+
+def expert_video(cfg: EnvConfig, agent_steps: int, repeat: int) -> tuple[dict[str, np.ndarray], np.ndarray, int | None]:
+    """Frames per view (T, H, W, 3), progress (T,) and the first successful frame of one expert rollout."""
+    env = TaskEnv(cfg)
+    frames: dict[str, list[np.ndarray]] = {}
+    try:
+        labels = rollout(env, lambda k: env.expert_action(), agent_steps, repeat, frames=frames)
+    finally:
+        env.close()
+    first = next((i for i, p in enumerate(labels) if p.success), None)
+    return {v: np.stack(f) for v, f in frames.items()}, np.array([p.progress for p in labels]), first
+
+
+def contact_sheet(frames: dict[str, np.ndarray], n: int = 8, factor: int = 2) -> np.ndarray:
+    """``n`` evenly spaced frames left to right; external view above the wrist view; upscaled by ``factor``."""
+    stacked = np.concatenate([frames[v] for v in frames], axis=1)  # (T, views*H, W, 3)
+    idx = np.linspace(0, len(stacked) - 1, n).round().astype(int)
+    return upscale(np.concatenate([stacked[i] for i in idx], axis=1), factor)
+
+
+def camera_sheet(cfg: RenderConfig) -> Path:
+    """Rows: tasks; per camera, the start, middle and end of an expert rollout at ``cfg.size`` px, upscaled 2x."""
+    cameras = [c.strip() for c in cfg.compare_cameras.split(",") if c.strip()]
+    rows = []
+    for task in resolve_tasks(cfg.compare_tasks):
+        tiles = []
+        for cam in cameras:
+            env_cfg = EnvConfig(task=task, size=cfg.size, seed=cfg.seed, external=cam, wrist=cfg.wrist)
+            env_cfg.validate()
+            frames, _, _ = expert_video(env_cfg, cfg.agent_steps, cfg.action_repeat)
+            ext = frames["external"]
+            tiles.append(np.concatenate([ext[0], ext[len(ext) // 2], ext[-1]], axis=0))
+        rows.append(np.concatenate(tiles, axis=1))
+    out = Path(cfg.out).with_suffix(".png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(upscale(np.concatenate(rows, axis=0), 2)).save(out)
+    return out
+
+
+def main(cfg: RenderConfig) -> Path:
+    from sole import viz
+
+    if cfg.compare_cameras:
+        return camera_sheet(cfg)
+    env_cfg = EnvConfig(task=cfg.task, size=cfg.size, seed=cfg.seed, external=cfg.external, wrist=cfg.wrist)
+    spec = env_cfg.validate()
+    frames, progress, first = expert_video(env_cfg, cfg.agent_steps, cfg.action_repeat)
+    solved = f"solved at frame {first}" if first is not None else "not solved"
+    title = f"{spec.name}: {spec.goals[0]} (expert, seed {cfg.seed}, {solved})"
+    video = viz.write_video(cfg.out, viz.annotated_frames(frames, {"progress": progress}, title=title), fps=cfg.fps)
+    Image.fromarray(contact_sheet(frames)).save(video.with_suffix(".png"))
+    print(f"wrote {video} and {video.with_suffix('.png')} ({len(progress)} frames, {solved})")
+    return video
