@@ -1,10 +1,8 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from sole.models.base import Query, Step
 from sole.rl.sac import SACConfig, main, read_metrics
 
 torch.set_num_threads(1)
@@ -13,22 +11,8 @@ TINY = dict(steps=120, horizon=20, learning_starts=40, batch_size=32, hidden=(32
             eval_episodes=2, checkpoint_every=60, videos=1, progress=False)
 
 
-class ThinkingReasoner:
-    """Progress = share of the wrist frame that is bright; it thinks aloud when asked."""
-
-    views = ("external", "wrist")
-
-    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
-        out = []
-        for q in queries:
-            p = float(np.mean(q.current["wrist"] > 128))
-            out.append(Step(progress=p, text=f"<think>wrist {p:.2f}</think><answer>{round(100 * p)}%</answer>"
-                            if think else ""))
-        return out
-
-
-def test_sole_reward_run_writes_the_run_folder(tmp_path):
-    run = main(SACConfig(task="reach", reward="sole", out=str(tmp_path), **TINY), reasoner=ThinkingReasoner())
+def test_sole_reward_run_writes_the_run_folder(tmp_path, thinking_reasoner):
+    run = main(SACConfig(task="reach", reward="sole", out=str(tmp_path), **TINY), reasoner=thinking_reasoner)
     for name in ("config.json", "metrics.jsonl", "success.png", "result.json", "policy.zip", "videos/final-0.mp4",
                  "checkpoint/model.zip", "checkpoint/replay.pkl"):
         assert (run / name).exists(), name

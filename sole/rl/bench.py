@@ -1,0 +1,164 @@
+"""`sole bench rl`: wall time per agent step of the RL loop, split into physics, rendering, reward and update.
+
+One run times the same agent steps twice: with the reward off (physics only, as state SAC with a free reward
+would run) and on (physics + rendering the views the reward reads + the batched reward query). The SAC update
+is timed separately on a filled replay buffer and charged per agent step at ``train_freq``. The goal in the
+issue: the reward adds <= 25% to physics + rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from sole.models.base import Reasoner
+from sole.reward.rewarder import RewardConfig, make_rewarder
+from sole.reward.wrappers import make_agent_env
+
+console = Console()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    task: str = "window-close"
+    """Meta-World task."""
+    reward: str = "sole"
+    """Reward source to time (sole, oracle-dense, oracle-sparse, zero)."""
+    model: str = ""
+    """Reasoner spec or checkpoint dir for the sole reward; default the held-out fold model."""
+    think: bool = False
+    """Time the reward with reasoning text (videos) instead of the progress head (training)."""
+    steps: int = 200
+    """Agent steps timed per mode."""
+    n_envs: int = 1
+    """Envs stepped together (the reward is one batched query for all)."""
+    updates: int = 100
+    """SAC updates timed."""
+    batch_size: int = 256
+    """SAC minibatch."""
+    hidden: tuple[int, ...] = (256, 256)
+    """SAC hidden layers."""
+    train_freq: int = 2
+    """Agent steps per SAC update, to charge the update per agent step."""
+    size: int = 64
+    """Render size in pixels."""
+    threads: int = 1
+    """Torch CPU threads."""
+    out: str = "runs/bench/rl.json"
+    """Where the results JSON is written."""
+
+
+class Timer:
+    """Accumulates wall time per named part."""
+
+    def __init__(self):
+        self.total: dict[str, float] = defaultdict(float)
+
+    def time(self, part: str, fn: Callable[..., T], *args: Any) -> T:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.total[part] += time.perf_counter() - t0
+        return out
+
+
+def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None = None) -> dict[str, float]:
+    """Milliseconds per agent step of physics (2 simulator steps), rendering and the reward query."""
+    envs = [make_agent_env(cfg.task, seed=k, size=cfg.size) for k in range(cfg.n_envs)]
+    source = RewardConfig(source=cfg.reward if reward_on else "zero", model=cfg.model, think=cfg.think)
+    rewarder = make_rewarder(source, cfg.task, [e.unwrapped for e in envs], reasoner)
+    timer, rng = Timer(), np.random.default_rng(0)
+
+    def render(env: gym.Env) -> dict[str, np.ndarray]:
+        task_env = env.unwrapped
+        return {v: task_env.render_camera(getattr(task_env.cfg, v)) for v in rewarder.views}
+
+    try:
+        for i, env in enumerate(envs):
+            env.reset(seed=i)
+            rewarder.reset(i, render(env))
+        rewarder.step([render(e) for e in envs])  # warm-up (lazy model/renderer set-up)
+        for _ in range(cfg.steps):
+            for i, env in enumerate(envs):
+                _, _, term, trunc, _ = timer.time("physics", env.step, rng.uniform(-1, 1, 4))
+                if term or trunc:
+                    env.reset()
+                    rewarder.reset(i, render(env))
+            frames = [timer.time("render", render, e) for e in envs]
+            timer.time("reward", rewarder.step, frames)
+    finally:
+        for env in envs:
+            env.close()
+    n = cfg.steps * cfg.n_envs
+    return {part: 1000 * timer.total[part] / n for part in ("physics", "render", "reward")}
+
+
+def time_updates(cfg: BenchConfig) -> float:
+    """Milliseconds per SAC gradient step on a replay buffer of random transitions."""
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.logger import configure
+
+    from sole.reward.wrappers import make_vec_env
+
+    venv = make_vec_env(cfg.task, RewardConfig(source="zero"), truth=False)
+    try:
+        model = SAC("MlpPolicy", venv, batch_size=cfg.batch_size, buffer_size=10_000,
+                    policy_kwargs={"net_arch": list(cfg.hidden)}, device="cpu", seed=0)
+        model.set_logger(configure(None, []))
+        rng = np.random.default_rng(0)
+        for _ in range(2_000):
+            obs, nxt = rng.normal(size=(2, 1, 39)).astype(np.float32)
+            model.replay_buffer.add(obs, nxt, rng.uniform(-1, 1, (1, 4)), rng.uniform(0, 10, 1), np.zeros(1),
+                                    [{}])
+        model.train(gradient_steps=5, batch_size=cfg.batch_size)  # warm-up
+        t0 = time.perf_counter()
+        model.train(gradient_steps=cfg.updates, batch_size=cfg.batch_size)
+        return 1000 * (time.perf_counter() - t0) / cfg.updates
+    finally:
+        venv.close()
+
+
+def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]:
+    """Time both modes and the update; print a table, write ``out`` and return the figures (ms per agent step)."""
+    torch.set_num_threads(cfg.threads)
+    off = time_env_steps(cfg, reward_on=False)
+    on = time_env_steps(cfg, reward_on=True, reasoner=reasoner)
+    update = time_updates(cfg) if cfg.updates else 0.0
+    per_step_update = update / cfg.train_freq
+    base = on["physics"] + on["render"]
+    result = {
+        "off/physics_ms": off["physics"], "off/total_ms": off["physics"] + per_step_update,
+        "on/physics_ms": on["physics"], "on/render_ms": on["render"], "on/reward_ms": on["reward"],
+        "on/total_ms": base + on["reward"] + per_step_update,
+        "update/ms_per_update": update, "update/ms_per_agent_step": per_step_update,
+        "reward_overhead_vs_step_render": on["reward"] / base if base else 0.0,
+        "load_avg_1min": os.getloadavg()[0],
+    }
+    table = Table(title=f"sole bench rl: {cfg.task}, reward {cfg.reward}, {cfg.n_envs} env(s), "
+                        f"{'thinking' if cfg.think else 'progress head'}")
+    table.add_column("part (ms per agent step)")
+    table.add_column("reward off", justify="right")
+    table.add_column("reward on", justify="right")
+    rows = [("physics (2 sim steps)", off["physics"], on["physics"]), ("rendering", 0.0, on["render"]),
+            ("reward query", 0.0, on["reward"]), (f"SAC update / {cfg.train_freq}", per_step_update, per_step_update),
+            ("total", result["off/total_ms"], result["on/total_ms"])]
+    for name, a, b in rows:
+        table.add_row(name, f"{a:.2f}", f"{b:.2f}")
+    console.print(table)
+    console.print(f"reward adds {100 * result['reward_overhead_vs_step_render']:.0f}% to physics + rendering "
+                  f"(goal <= 25%); load average {result['load_avg_1min']:.1f}")
+    Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(cfg.out).write_text(json.dumps({"config": asdict(cfg), "result": result}, indent=2))
+    return result
