@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from sole.data.store import dataset_summary
+from sole.data.store import dataset_summary, split_root
 from sole.synth.cot import cot_words, make_cot
 
 console = Console()
@@ -29,7 +29,7 @@ class StatsConfig:
     """Summarise a synthesized dataset (one split folder, e.g. data/synth-all/train)."""
 
     root: str = "data/synth-all/train"
-    """Dataset folder (holds meta/, data/, shards/)."""
+    """Dataset folder (holds meta/, data/, shards/), or a `sole synth` output folder (its train split)."""
     out: str | None = None
     """Where stats.json and stats.png go (default: <root>/stats)."""
     cot_frames: int = 5000
@@ -86,7 +86,7 @@ def _plot(path: Path, stats: dict[str, Any], own: np.ndarray, counter: np.ndarra
 
 
 def main(cfg: StatsConfig) -> dict[str, Any]:
-    root = Path(cfg.root)
+    root = split_root(cfg.root)
     cols = read_frames(root)
     episodes = dataset_summary(root)
     own = np.asarray(cols["progress"], np.float32)
