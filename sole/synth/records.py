@@ -75,16 +75,13 @@ def sft_records(ep: Episode, goal_task: str | None = None, *, mode: Mode = "dens
 
 
 # --- HF datasets export ----------------------------------------------------------------------------------------------
-_HF_FEATURES = {
-    "prompt": {"dtype": "string", "_type": "Value"}, "image": {"_type": "Image"},
-    "completion": {"dtype": "string", "_type": "Value"}, "progress": {"dtype": "float32", "_type": "Value"},
-    **{k: {"dtype": "string", "_type": "Value"} for k in ("task", "goal_task", "kind")},
-    **{k: {"dtype": "int64", "_type": "Value"} for k in ("episode", "t", "prev_t")},
+_HF_TYPES: dict[type, tuple[dict[str, str], pa.DataType]] = {
+    str: ({"dtype": "string", "_type": "Value"}, pa.string()),
+    int: ({"dtype": "int64", "_type": "Value"}, pa.int64()),
+    float: ({"dtype": "float32", "_type": "Value"}, pa.float32()),
+    np.ndarray: ({"_type": "Image"}, pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
 }
-
-
-_ARROW = {"string": pa.string(), "float32": pa.float32(), "int64": pa.int64(),
-          "image": pa.struct([("bytes", pa.binary()), ("path", pa.string())])}
+"""Python type of a record field -> (HF feature, arrow type)."""
 
 
 def _png(img: np.ndarray) -> bytes:
@@ -94,19 +91,25 @@ def _png(img: np.ndarray) -> bytes:
 
 
 def export_hf(records: list[dict[str, Any]], out: str | Path, split: str = "train") -> Path:
-    """Write ``records`` as ``<out>/data/<split>-00000-of-00001.parquet``, loadable with
-    ``datasets.load_dataset("parquet", data_files=...)`` or ``load_dataset(out)``; the image column is a PNG
-    `datasets.Image` feature (the schema carries the HF feature types)."""
+    """Write ``records`` (progress records or foundation QA: str, int, float and uint8 image fields) as
+    ``<out>/data/<split>-00000-of-00001.parquet``, loadable with ``datasets.load_dataset(out)``; image fields
+    become PNG `datasets.Image` features (the schema carries the HF feature types)."""
     if not records:
         raise ValueError("no records to export")
-    columns = {k: [{"bytes": _png(r[k]), "path": None} for r in records] if k == "image" else [r[k] for r in records]
-               for k in _HF_FEATURES}
-    meta = {b"huggingface": json.dumps({"info": {"features": _HF_FEATURES}}).encode()}
-    table = pa.table(columns, schema=pa.schema([pa.field(k, _ARROW[v.get("dtype", "image")]) for k, v in
-                                                _HF_FEATURES.items()], metadata=meta))
+    kinds = {}
+    for key, value in records[0].items():
+        kind = next((t for t in _HF_TYPES if isinstance(value, t) and not isinstance(value, bool)), None)
+        if kind is None:
+            raise ValueError(f"record field {key!r} has type {type(value).__name__}; exportable: str, int, float, "
+                             "uint8 image array")
+        kinds[key] = kind
+    columns = {k: [{"bytes": _png(r[k]), "path": None} if t is np.ndarray else r[k] for r in records]
+               for k, t in kinds.items()}
+    meta = {b"huggingface": json.dumps({"info": {"features": {k: _HF_TYPES[t][0] for k, t in kinds.items()}}}).encode()}
+    schema = pa.schema([pa.field(k, _HF_TYPES[t][1]) for k, t in kinds.items()], metadata=meta)
     path = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(pa.table(columns, schema=schema), tmp)
     tmp.replace(path)
     return path

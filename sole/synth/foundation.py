@@ -1,0 +1,175 @@
+"""Foundation QA: spatial questions on one frame with its depth map, temporal questions on frame pairs and clips.
+
+Same record shape as the progress records (`sole.synth.records`): ``prompt``, ``image`` (uint8), ``completion``
+(``<answer>...</answer>``), plus ``answer``, ``qa`` (the question kind), ``task``, ``kind``, ``episode``, ``t``.
+Every answer is computed from privileged state, and a question is only asked where the answer is clear-cut
+(positions that differ by a few pixels or centimetres are skipped), so the data has no coin-flip labels.
+
+- Spatial (`spatial_records`, needs the simulator): where the gripper is relative to the object in the external
+  view (left/right in the image, above/below, nearer the camera), where the object is relative to the goal, is the
+  gripper open, is the object held, how far the gripper is from the object. Image: external RGB | depth map.
+- Temporal (`temporal_records`, from a stored `Episode`): which of two frames came first, did the object get
+  closer to the goal between two frames, is a 4-frame clip playing forwards or backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from sole.data.episode import Episode
+from sole.envs.sim import _UPSIDE_DOWN, TaskEnv
+from sole.envs.tasks import get_task
+
+Point = tuple[float, float, float]
+"""(u, v, depth): column and row in the displayed image, metres along the camera axis."""
+MIN_PX = 3.0
+MIN_M = 0.02
+DEPTH_RANGE = 0.8
+"""Metres of depth spanned by the grey ramp of a depth image (the workspace, not the far background)."""
+FORWARD_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "occluded")
+"""Kinds whose frame order is physical time (reversed runs backwards; frozen repeats frames)."""
+
+
+def project(env: TaskEnv, camera: str, points: dict[str, Any]) -> dict[str, Point]:
+    """World points -> (u, v, depth) in ``camera``'s displayed image (flipped cameras accounted for)."""
+    mw = env.unwrapped_metaworld
+    cid = mujoco.mj_name2id(mw.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    pos, rot = mw.data.cam_xpos[cid], mw.data.cam_xmat[cid].reshape(3, 3)
+    size = env.cfg.size
+    focal = (size / 2) / np.tan(np.deg2rad(mw.model.cam_fovy[cid]) / 2)
+    out = {}
+    for name, p in points.items():
+        x, y, z = rot.T @ (np.asarray(p, float) - pos)  # camera frame: x right, y up, looking along -z
+        u, v = size / 2 + focal * x / -z, size / 2 - focal * y / -z
+        if camera in _UPSIDE_DOWN:
+            u, v = size - 1 - u, size - 1 - v
+        out[name] = (float(u), float(v), float(-z))
+    return out
+
+
+Question = Callable[[dict[str, Any], dict[str, Point], str], tuple[str, str] | None]
+
+
+def _side(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    du = px["hand"][0] - px["obj"][0]
+    return None if abs(du) < MIN_PX else (f"Is the gripper left or right of the {obj} in the image?",
+                                         "left" if du < 0 else "right")
+
+
+def _height(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    dz = facts["hand"][2] - facts["obj"][2]
+    return None if abs(dz) < MIN_M else (f"Is the gripper above or below the {obj}?", "above" if dz > 0 else "below")
+
+
+def _nearer(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    dd = px["hand"][2] - px["obj"][2]
+    return None if abs(dd) < MIN_M else (f"Which is nearer the camera, the gripper or the {obj}?",
+                                         "the gripper" if dd < 0 else f"the {obj}")
+
+
+def _goal_side(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    du = px["goal"][0] - px["obj"][0]
+    return None if abs(du) < MIN_PX or obj == "goal" else (
+        f"Is the goal left or right of the {obj} in the image?", "left" if du < 0 else "right")
+
+
+def _open(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    g = facts["gripper_open"]
+    return ("Is the gripper open or closed?", "open" if g > 0.6 else "closed") if g > 0.6 or g < 0.3 else None
+
+
+def _held(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    pick = get_task(facts["task"]).phases == "pick"
+    return (f"Is the {obj} held by the gripper?", "yes" if facts["grasped"] else "no") if pick else None
+
+
+def _distance(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | None:
+    return None if obj == "goal" else (f"How far is the gripper from the {obj}, in cm?",
+                                       f"{round(100 * facts['hand_to_obj'])} cm")
+
+
+SPATIAL: dict[str, Question] = {"side": _side, "height": _height, "nearer": _nearer, "goal-side": _goal_side,
+                                "open": _open, "held": _held, "distance": _distance}
+"""Spatial question kind -> (question, answer) from the facts and projected points, or None where unclear."""
+
+
+def _depth_image(depth: np.ndarray) -> np.ndarray:
+    """Depth (H, W) metres -> uint8 grey (H, W, 3): the nearest point white, DEPTH_RANGE beyond it black."""
+    grey = 255 * (1 - np.clip((depth - float(depth.min())) / DEPTH_RANGE, 0, 1))
+    return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _record(prompt: str, image: np.ndarray, answer: str, qa: str, task: str, kind: str, episode: int,
+            t: int) -> dict[str, Any]:
+    return {"prompt": prompt, "image": image, "completion": f"<answer>{answer}</answer>", "answer": answer, "qa": qa,
+            "task": task, "kind": kind, "episode": episode, "t": t}
+
+
+def spatial_records(env: TaskEnv, seed: int, frames: int = 6, steps: int = 200) -> list[dict[str, Any]]:
+    """Spatial QA along one noisy-expert rollout of ``env``'s task, at ``frames`` evenly spread steps."""
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    obj = env.spec_task.obj
+    at = set(np.linspace(0, steps, frames).astype(int).tolist())
+    records = []
+    for i in range(steps + 1):
+        if i in at:
+            facts = {**env.privileged().facts.to_dict(), "task": env.spec_task.name, "t": i}
+            px = project(env, env.cfg.external, {"hand": facts["hand"], "obj": facts["obj"], "goal": facts["goal"]})
+            image = np.concatenate([env.render_camera(env.cfg.external),
+                                    _depth_image(env.render_depth(env.cfg.external))], axis=1)
+            for qa, question in SPATIAL.items():
+                qa_pair = question(facts, px, obj)
+                if qa_pair is not None:
+                    prompt = f"The left image is the external camera view, the right one its depth map. {qa_pair[0]}"
+                    records.append(_record(prompt, image, qa_pair[1], qa, env.spec_task.name, "spatial", seed, i))
+        if i < steps:
+            env.step(np.clip(env.expert_action() + rng.normal(0, 0.3, 4), -1, 1))
+    return records
+
+
+def _moved(ep: Episode, a: int, b: int) -> bool:
+    """Whether anything visible moved between frames a and b (hand >= 3 cm or object >= 1 cm)."""
+    fa, fb = ep.facts[a], ep.facts[b]
+    return (np.linalg.norm(np.subtract(fa["hand"], fb["hand"])) >= 0.03
+            or np.linalg.norm(np.subtract(fa["obj"], fb["obj"])) >= 0.01)
+
+
+def temporal_records(ep: Episode, rng: np.random.Generator, n: int = 6, gap: int = 10) -> list[dict[str, Any]]:
+    """Up to ``n`` temporal questions per kind on frames of ``ep`` that are ``gap`` frames apart."""
+    if ep.kind not in (*FORWARD_KINDS, "reversed"):
+        return []
+    backwards = ep.kind == "reversed"
+    obj = get_task(ep.task).obj
+    ext = ep.frames["external"]
+    records = []
+    starts = rng.permutation(max(len(ep) - 3 * gap, 1))[:n]
+    for a in starts.tolist():
+        b = a + gap
+        if not _moved(ep, a, b):
+            continue
+        swap = bool(rng.integers(2))
+        pair = np.concatenate([ext[b], ext[a]] if swap else [ext[a], ext[b]], axis=1)
+        first = "right" if swap != backwards else "left"
+        records.append(_record("Two frames of one video. Which came first, the left or the right one?", pair, first,
+                               "order", ep.task, ep.kind, ep.index, b))
+        d = ep.facts[b]["obj_to_goal"] - ep.facts[a]["obj_to_goal"]
+        cm = round(100 * abs(d))
+        answer = "no, it did not move toward or away from it" if cm == 0 else (
+            f"yes, {cm} cm closer" if d < 0 else f"no, it moved {cm} cm away")
+        if obj != "goal":
+            records.append(_record(f"Left frame, then right frame. Did the {obj} get closer to the goal?",
+                                   np.concatenate([ext[a], ext[b]], axis=1), answer, "object-moved", ep.task,
+                                   ep.kind, ep.index, b))
+        clip = [a, a + gap // 2, b, b + gap // 2] if b + gap // 2 < len(ep) else [a, b]
+        flip = bool(rng.integers(2))
+        shown = clip[::-1] if flip else clip
+        records.append(_record("Frames of a clip, left to right. Is it playing forwards or backwards?",
+                               np.concatenate([ext[t] for t in shown], axis=1),
+                               "backwards" if flip != backwards else "forwards", "backwards", ep.task, ep.kind,
+                               ep.index, b))
+    return records
