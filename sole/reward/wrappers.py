@@ -34,6 +34,8 @@ HORIZON = 100
 """Agent steps per episode."""
 REPEAT = 2
 """Simulator steps per agent step."""
+PROPRIO = slice(0, 4)
+"""Hand position and gripper opening: the robot's own state in the Meta-World observation."""
 HACKED = 0.8
 """A reward progress at or above this at an episode's end claims success."""
 
@@ -57,11 +59,30 @@ class ActionRepeat(gym.Wrapper):
         return obs, total, terminated, truncated, info
 
 
-def make_agent_env(task: str, seed: int = 0, size: int = 64, repeat: int = REPEAT, horizon: int = HORIZON) -> gym.Env:
-    """`TaskEnv` under the RL protocol: ``repeat`` x action repeat, truncated after ``horizon`` agent steps."""
+class PixelObservation(gym.ObservationWrapper):
+    """Observation = both rendered views stacked as (3 * views, H, W) uint8 + proprio (hand xyz, gripper)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        size = env.unwrapped.cfg.size
+        self.observation_space = gym.spaces.Dict({
+            "pixels": gym.spaces.Box(0, 255, (3 * len(VIEWS), size, size), np.uint8),
+            "proprio": gym.spaces.Box(-np.inf, np.inf, (PROPRIO.stop,), np.float32)})
+
+    def observation(self, observation: np.ndarray) -> dict[str, np.ndarray]:
+        views = self.env.unwrapped.render_views()
+        pixels = np.concatenate([views[v].transpose(2, 0, 1) for v in VIEWS])  # (3 * views, H, W)
+        return {"pixels": pixels, "proprio": observation[PROPRIO].astype(np.float32)}
+
+
+def make_agent_env(task: str, seed: int = 0, size: int = 64, repeat: int = REPEAT, horizon: int = HORIZON,
+                   pixels: bool = False) -> gym.Env:
+    """`TaskEnv` under the RL protocol: ``repeat`` x action repeat, truncated after ``horizon`` agent steps;
+    ``pixels`` swaps the state observation for `PixelObservation`."""
     if horizon * repeat > 500:
         raise ValueError(f"horizon {horizon} x repeat {repeat} exceeds Meta-World's 500 simulator steps per episode")
-    return TimeLimit(ActionRepeat(make_env(task, size=size, seed=seed), repeat), max_episode_steps=horizon)
+    env = TimeLimit(ActionRepeat(make_env(task, size=size, seed=seed), repeat), max_episode_steps=horizon)
+    return PixelObservation(env) if pixels else env
 
 
 @dataclass
@@ -182,8 +203,9 @@ class RewardVecEnv(DummyVecEnv):
 
 
 def make_vec_env(task: str, reward: RewardConfig, n_envs: int = 1, seed: int = 0, size: int = 64, *,
-                 horizon: int = HORIZON, truth: bool = True, record: bool = False,
+                 horizon: int = HORIZON, pixels: bool = False, truth: bool = True, record: bool = False,
                  reasoner: Reasoner | None = None) -> RewardVecEnv:
     """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched reward."""
-    fns = [lambda s=seed + k: make_agent_env(task, seed=s, size=size, horizon=horizon) for k in range(n_envs)]
+    fns = [lambda s=seed + k: make_agent_env(task, seed=s, size=size, horizon=horizon, pixels=pixels)
+           for k in range(n_envs)]
     return RewardVecEnv(fns, task, reward, truth=truth, record=record, reasoner=reasoner)

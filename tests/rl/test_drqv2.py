@@ -1,0 +1,39 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from sole.rl.drqv2 import DrQConfig, EpisodeReplay, main, random_shift
+
+torch.set_num_threads(1)
+
+
+def test_random_shift_keeps_shape_and_moves_pixels():
+    x = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    torch.manual_seed(0)
+    y = random_shift(x, pad=2)
+    assert y.shape == x.shape and not torch.equal(x, y)
+
+
+def test_replay_stacks_frames_and_repeats_the_first():
+    cfg = replace(DrQConfig.tiny(), horizon=4, size=2, frame_stack=3, n_step=2, buffer_episodes=2)
+    replay = EpisodeReplay(cfg, channels=1, n_proprio=1)
+    frames = [np.full((1, 2, 2), t, np.uint8) for t in range(5)]
+    replay.add(frames, [np.zeros(1, np.float32)] * 5, [np.zeros(4, np.float32)] * 4, [1.0, 2.0, 3.0, 4.0])
+    stacked = replay.stacked(np.array([0, 0]), np.array([0, 3]))
+    assert stacked[:, :, 0, 0].tolist() == [[0, 0, 0], [1, 2, 3]]
+    batch = replay.sample(8, np.random.default_rng(0))
+    t0 = batch["obs"][:, -1, 0, 0].astype(int)  # current frame index = t
+    np.testing.assert_allclose(batch["ret"], (t0 + 1) + cfg.gamma * (t0 + 2))
+    assert (batch["next_obs"][:, -1, 0, 0] == t0 + 2).all()
+
+
+def test_tiny_run_trains_and_evaluates(tmp_path):
+    cfg = replace(DrQConfig.tiny(), steps=60, seed_steps=20, horizon=10, size=32, batch_size=8, hidden=32,
+                  feature_dim=8, eval_every=30, eval_episodes=1, out=str(tmp_path))
+    last = main(cfg)
+    assert set(last) >= {"eval/success", "eval/hacking_rate"}
+    rows = [json.loads(line) for line in (cfg.run_dir() / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20, 30, 40, 50, 60]
+    assert np.isfinite(rows[-1]["train/critic_loss"]) and "eval/success" in rows[2]
