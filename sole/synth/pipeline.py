@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ class SynthConfig:
     """Render size of each view in pixels."""
     env_steps: int = ENV_STEPS
     """Env steps per episode (the RL protocol's 200 gives 101 frames); fewer only for quick tests."""
+    ray: bool = False
+    """Run the shards as Ray tasks instead of a local process pool (same output)."""
+    ray_address: str | None = None
+    """Ray cluster to join (e.g. auto); default: start a local Ray with --workers CPUs."""
 
 
 @dataclass(frozen=True)
@@ -137,48 +142,83 @@ def _progress() -> Progress:
                     TimeRemainingColumn(), console=console)
 
 
-def _run_jobs(root: Path, jobs: list[Job], workers: int, label: str, n_episodes: int) -> None:
-    """Run ``jobs`` (in this process or a spawn pool) under a progress bar of episodes."""
+Advance = Callable[[int], None]
+"""Reports n more episodes done to the progress bar."""
+
+
+def _run_inline(root: Path, jobs: list[Job], cfg: SynthConfig, advance: Advance) -> None:
+    global _TICKS
+    _TICKS = None
+    for job in jobs:
+        run_job(str(root), job)
+        advance(len(job.episodes))
+
+
+def _run_pool(root: Path, jobs: list[Job], cfg: SynthConfig, advance: Advance) -> None:
+    """A spawn pool of ``cfg.workers`` processes, ticking the bar per episode through a queue."""
     import multiprocessing as mp
 
+    os.environ["LP_NUM_THREADS"] = "1"  # inherited by the spawned workers: one software-GL thread each
+    ctx = mp.get_context("spawn")
+    ticks = ctx.Manager().Queue()
+    with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+        pending = [pool.apply_async(run_job, (str(root), job)) for job in jobs]
+        while pending:
+            while not ticks.empty():
+                advance(ticks.get())
+            for result in [r for r in pending if r.ready()]:
+                result.get()  # re-raises a worker's error here
+                pending.remove(result)
+            time.sleep(0.1)
+        while not ticks.empty():
+            advance(ticks.get())
+
+
+def _run_ray(root: Path, jobs: list[Job], cfg: SynthConfig, advance: Advance) -> None:
+    """One Ray task per shard (1 CPU each) on a local Ray of ``cfg.workers`` CPUs, or on the cluster at
+    ``cfg.ray_address``, whose nodes must see ``root`` on a shared filesystem. The bar ticks per shard."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError("--ray needs the ray package: pip install 'sole[ray]'") from err
+    env_vars = {"LP_NUM_THREADS": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=cfg.ray_address, num_cpus=None if cfg.ray_address else cfg.workers,
+                 include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env_vars})
+    try:
+        task = ray.remote(num_cpus=1)(run_job)
+        pending = {task.remote(str(root.resolve()), job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                ray.get(ref)  # re-raises a task's error here
+                advance(len(pending.pop(ref).episodes))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run_jobs(root: Path, jobs: list[Job], cfg: SynthConfig, label: str) -> None:
+    """Run ``jobs`` (in this process, a spawn pool or Ray) under a progress bar of episodes."""
+    run = _run_ray if cfg.ray else _run_pool if cfg.workers > 1 else _run_inline
     start = time.perf_counter()
     with _progress() as bar:
-        task = bar.add_task(label, total=n_episodes, rate="-")
+        task = bar.add_task(label, total=sum(len(j.episodes) for j in jobs), rate="-")
 
         def advance(n: int) -> None:
             bar.advance(task, n)
             done = bar.tasks[task].completed
             bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):.2f}")
 
-        if workers <= 1:
-            global _TICKS
-            _TICKS = None
-            for job in jobs:
-                run_job(str(root), job)
-                advance(len(job.episodes))
-            return
-        os.environ["LP_NUM_THREADS"] = "1"  # inherited by the spawned workers: one software-GL thread each
-        ctx = mp.get_context("spawn")
-        ticks = ctx.Manager().Queue()
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(ticks,)) as pool:
-            pending = [pool.apply_async(run_job, (str(root), job)) for job in jobs]
-            while pending:
-                while not ticks.empty():
-                    advance(ticks.get())
-                for result in [r for r in pending if r.ready()]:
-                    result.get()  # re-raises a worker's error here
-                    pending.remove(result)
-                time.sleep(0.1)
-            while not ticks.empty():
-                advance(ticks.get())
+        run(root, jobs, cfg, advance)
 
 
 # --- driver -------------------------------------------------------------------------------------------------------
 _CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size", "env_steps")
 
 
-def _prepare(root: Path, cfg: SynthConfig) -> None:
-    """Create ``root``, refuse one made with another config, remove leftovers of an interrupted write."""
+def _writable(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".write-test"
@@ -186,10 +226,16 @@ def _prepare(root: Path, cfg: SynthConfig) -> None:
         probe.unlink()
     except OSError as err:
         raise ValueError(f"output folder {root} is not writable ({err}); choose another --out") from err
+
+
+def _prepare(root: Path, cfg: SynthConfig) -> None:
+    """Create ``root``, refuse one made with another config, remove leftovers of an interrupted write."""
+    _writable(root)
     wanted = {k: asdict(cfg)[k] for k in _CONTENT_FIELDS}
     saved = root / "config.json"
     if saved.exists():
-        have = {k: json.loads(saved.read_text()).get(k) for k in _CONTENT_FIELDS}
+        on_disk, defaults = json.loads(saved.read_text()), asdict(SynthConfig())
+        have = {k: on_disk.get(k, defaults[k]) for k in _CONTENT_FIELDS}  # a field added later had its default
         if have != wanted:
             diff = ", ".join(f"{k}: {have[k]!r} on disk vs {wanted[k]!r}" for k in wanted if have[k] != wanted[k])
             raise ValueError(f"{root} holds a dataset made with another config ({diff}); choose another --out")
@@ -223,7 +269,7 @@ def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
     n_episodes = sum(len(j.episodes) for j in jobs)
     console.print(f"{split}: {len(jobs)} shards, {n_episodes} episodes, {len(todo)} shards to write -> {root}")
     start = time.perf_counter()
-    _run_jobs(root, todo, cfg.workers, f"synth {split}", sum(len(j.episodes) for j in todo))
+    _run_jobs(root, todo, cfg, f"synth {split}")
     manifests = [store.read_manifest(root, job.shard) for job in jobs]
     store.write_meta(root, manifests, cfg.size)
     n_frames = n_episodes * (cfg.env_steps // FRAME_EVERY + 1)
@@ -247,6 +293,7 @@ def main(cfg: SynthConfig) -> dict[str, Any]:
     parse_mix(cfg.mix)
     resolve_tasks(cfg.tasks)
     splits = SPLITS if cfg.eval_per_kind > 0 else ("train",)
+    _writable(Path(cfg.out))
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     labels = label_version()
     result = {split: synth_split(cfg, split) for split in splits}
