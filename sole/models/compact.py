@@ -54,9 +54,11 @@ class CompactConfig:
     """Learned attention queries over the MiniLM goal tokens."""
     d_model: int = 256
     """Width of per-view features and of the fused state h."""
-    d_tok: int = 96
+    d_tok: int = 64
     """Decoder token embedding width."""
-    d_dec: int = 256
+    d_cond: int = 64
+    """Width of the state projection fed to the decoder at every step."""
+    d_dec: int = 192
     """Decoder GRU hidden width."""
     vocab_size: int = 0
     """CoT tokenizer size (set when the tokenizer is fitted)."""
@@ -67,7 +69,7 @@ class CompactConfig:
 
     @classmethod
     def tiny(cls) -> CompactConfig:
-        return cls(channels=(8, 16, 16, 16), d_goal=32, goal_queries=2, d_model=64, d_tok=32, d_dec=64,
+        return cls(channels=(8, 16, 16, 16), d_goal=32, goal_queries=2, d_model=64, d_tok=32, d_cond=16, d_dec=64,
                    max_new_tokens=64)
 
 
@@ -165,7 +167,8 @@ class CompactModel(nn.Module):
         self.head = nn.Linear(cfg.d_model, 1)
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_tok, padding_idx=PAD)
         self.h0 = nn.Linear(cfg.d_model, cfg.d_dec)
-        self.gru = nn.GRU(cfg.d_tok + cfg.d_model, cfg.d_dec, batch_first=True)
+        self.cond = nn.Linear(cfg.d_model, cfg.d_cond)
+        self.gru = nn.GRU(cfg.d_tok + cfg.d_cond, cfg.d_dec, batch_first=True)
         self.lm_head = nn.Linear(cfg.d_dec, cfg.vocab_size)
 
     @classmethod
@@ -208,7 +211,8 @@ class CompactModel(nn.Module):
     def logits(self, h: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token logits (B, L, V) for input tokens (B, L) (starting with <bos>)."""
         L = tokens.shape[1]
-        inp = torch.cat([self.tok_emb(tokens), h[:, None, :].expand(-1, L, -1)], dim=-1)  # (B, L, d_tok+d_model)
+        cond = self.cond(h)[:, None, :].expand(-1, L, -1)  # (B, L, d_cond)
+        inp = torch.cat([self.tok_emb(tokens), cond], dim=-1)  # (B, L, d_tok+d_cond)
         out, _ = self.gru(inp, torch.tanh(self.h0(h))[None])  # (B, L, d_dec)
         return self.lm_head(out)
 
@@ -221,11 +225,12 @@ class CompactModel(nn.Module):
         """
         B = h.shape[0]
         state = torch.tanh(self.h0(h))[None]  # (1, B, d_dec)
+        cond = self.cond(h)  # (B, d_cond)
         tok = torch.full((B,), BOS, dtype=torch.long)
         done = torch.zeros(B, dtype=torch.bool)
         out = []
         for _ in range(max_new_tokens or self.cfg.max_new_tokens):
-            inp = torch.cat([self.tok_emb(tok), h], dim=-1)[:, None, :]  # (B, 1, d_tok+d_model)
+            inp = torch.cat([self.tok_emb(tok), cond], dim=-1)[:, None, :]  # (B, 1, d_tok+d_cond)
             o, state = self.gru(inp, state)
             logits = self.lm_head(o[:, 0])  # (B, V)
             if temperature > 0:

@@ -9,8 +9,11 @@ back, as in RL. Metrics (`sole.eval.metrics`):
   goal, the opposite-verb goal of the same scene (where the task has one) and a goal of another scene;
   ``margin/opposite``, ``margin/unrelated``: correct minus each, ``win/opposite``: share of episodes where the
   correct goal ends higher (language grounding);
-- ``think/format``, ``think/mae``: on a few episodes read with reasoning on, the share of answers that parse and
-  the final-answer error (the text decoder's own numbers, not the fast head).
+- ``hack/pair_acc``: per task, the share of (expert, hacking look-alike) episode pairs whose expert ends higher
+  under the own goal (look-alikes: hover, near-miss), averaged over tasks;
+- ``think/format``, ``think/mae``, ``think/facts``: on a few episodes read with reasoning on, the share of answers
+  that parse, the answers' error (the text decoder's own numbers, not the fast head) and the share of
+  completions whose every claim checks against the facts (`sole.synth.cot.verify_cot`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
-from sole.eval.metrics import mae, voc
+from sole.eval.metrics import mae, pair_accuracy, voc
 from sole.models.base import ANSWER_RE, Clip, Reasoner, reason
 
 
@@ -35,6 +38,10 @@ class EvalSpec:
     """Episodes also read with reasoning on (slow: one decoded completion per step)."""
     max_episodes: int = 0
     """Cap on episodes per metric (0: all)."""
+
+
+HACK_KINDS = ("hover", "near-miss")
+"""Look-alikes whose progress must stay below the expert's (frozen and occluded episodes carry true labels)."""
 
 
 def goal_text(task: str, index: int) -> str:
@@ -92,8 +99,29 @@ def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> 
     judged = reason(reasoner, clips, goals, think=True, stride=max(spec.stride, 10))
     texts = [s.text for j in judged for _, s in j.steps]
     errs = [abs(s.progress - ep.label(ep.task)[t]) for j, ep in zip(judged, episodes, strict=True) for t, s in j.steps]
+    facts_ok = [not fact_errors(ep, ep.task, prev, t, s.text) for j, ep in zip(judged, episodes, strict=True)
+                for (prev, _), (t, s) in zip([(0, None)] + j.steps[:-1], j.steps, strict=True)]
     return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
-            "think/mae": float(np.mean(errs))}
+            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts_ok))}
+
+
+def fact_errors(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> list[str]:
+    """Claims of a completion about frames ``prev`` -> ``t`` of ``ep`` that its facts do not support."""
+    from sole.synth.cot import verify_cot
+
+    facts_prev, facts_cur = ({**ep.facts[i], "task": ep.task} for i in (prev, t))
+    return verify_cot(text, facts_prev, facts_cur, float(ep.label(goal_task)[t]), goal_task=goal_task)
+
+
+def hack_pair_accuracy(episodes: list[Episode], finals: list[float]) -> float:
+    """Mean over tasks of the share of (expert, hover/near-miss) pairs whose expert ends higher; NaN if none."""
+    accs = []
+    for task in sorted({e.task for e in episodes}):
+        good = [f for e, f in zip(episodes, finals, strict=True) if e.task == task and e.kind == "expert"]
+        bad = [f for e, f in zip(episodes, finals, strict=True) if e.task == task and e.kind in HACK_KINDS]
+        if good and bad:
+            accs.append(pair_accuracy(np.array(good), np.array(bad)))
+    return float(np.mean(accs)) if accs else float("nan")
 
 
 def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalSpec()) -> dict[str, float]:
@@ -103,7 +131,7 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
     eps = _cap(episodes, spec.max_episodes)
     own = curves(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
     out = {"mae": float(np.mean([mae(c, e.label(e.task)) for c, e in zip(own, eps, strict=True)])),
-           "episodes": float(len(eps))}
+           "episodes": float(len(eps)), "hack/pair_acc": hack_pair_accuracy(eps, [float(c[-1]) for c in own])}
     experts = [i for i, e in enumerate(eps) if e.kind == "expert"]
     if experts:
         out["voc"] = float(np.mean([voc(own[i], (first_success(eps[i]) or len(eps[i]) - 1) + 1) for i in experts]))

@@ -1,0 +1,219 @@
+"""`sole train grpo`: reinforcement learning with verifiable rewards on the compact reasoner's completions.
+
+Per query (drawn as in SFT) the decoder samples G completions; each is rewarded by
+
+- progress accuracy ``1 - |answer - label|`` (0 when no answer parses),
+- answer-format validity (``<think>...</think><answer>N%</answer>``),
+- fact accuracy: ``1 - 0.25 * (claims the facts do not support)``, floored at 0 (`sole.synth.cot.verify_cot`),
+
+summed with weights. Advantages are normalised within each group of G; the loss is the clipped-ratio surrogate
+over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT model. Only the text decoder is
+updated: the visual state h and the fast progress head stay exactly as SFT left them, so GRPO can only change
+what the model *writes*. Before and after, the same held-out evaluation (`sole.train.evaluate`) is run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from sole.data.episode import Episode
+from sole.models.base import parse_answer
+from sole.models.compact import CompactModel, CompactReasoner
+from sole.synth.cot import THINK_RE
+from sole.train.evaluate import EvalSpec, evaluate, fact_errors
+from sole.train.samples import Example, SampleConfig, Sampler, split_episodes, to_inputs
+from sole.train.sft import SFTConfig, load_data, lr_at
+
+console = Console()
+DECODER = ("tok_emb", "h0", "cond", "gru", "lm_head")
+"""Parameter prefixes GRPO updates."""
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    init: str = "runs/sft-fold-a/final"
+    """SFT checkpoint to start from (also the KL reference)."""
+    data: str = "data/synth-all/train"
+    """Dataset root (as for SFT)."""
+    tasks: str = "fold-a"
+    """Tasks to draw queries from (use the SFT run's tasks)."""
+    out: str = "runs/grpo-fold-a"
+    """Run directory: metrics.jsonl, final/ checkpoint, compare.json (SFT vs GRPO on validation)."""
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    """How queries are drawn."""
+    steps: int = 300
+    """Policy updates."""
+    queries: int = 8
+    """Queries per update."""
+    group: int = 8
+    """Completions sampled per query (G)."""
+    temperature: float = 1.0
+    """Sampling temperature."""
+    lr: float = 1e-4
+    """Decoder learning rate (warm-up then cosine, as SFT)."""
+    warmup: int = 20
+    clip: float = 0.2
+    """PPO ratio clip."""
+    inner_epochs: int = 2
+    """Gradient steps per sampled batch (the first has ratio 1; later ones are clipped)."""
+    kl: float = 0.05
+    """Weight of the KL penalty to the SFT model."""
+    w_accuracy: float = 1.0
+    w_format: float = 0.5
+    w_facts: float = 0.5
+    val_every_episode: int = 10
+    """Validation split (as SFT: the same episodes are held out)."""
+    eval_episodes: int = 40
+    """Validation episodes in the before/after comparison."""
+    think_episodes: int = 12
+    """Of those, episodes read with reasoning on (the metrics GRPO can change)."""
+    threads: int = 1
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls, init: str, data: str = "data/tiny", out: str = "runs/grpo-tiny") -> GRPOConfig:
+        return cls(init=init, data=data, out=out, tasks="all", steps=4, queries=2, group=3, warmup=1,
+                   eval_episodes=3, think_episodes=1, val_every_episode=3)
+
+
+# ----------------------------------------------------------------------------------------------- rewards
+
+
+def rewards(cfg: GRPOConfig, texts: list[str], examples: list[Example],
+            episodes: list[Episode]) -> dict[str, np.ndarray]:
+    """Per-completion reward parts; ``examples[i]`` is the query of ``texts[i]``."""
+    acc, fmt, facts = [], [], []
+    for text, ex in zip(texts, examples, strict=True):
+        answer = parse_answer(text, float("nan"))
+        acc.append(0.0 if np.isnan(answer) else 1.0 - abs(answer - ex.progress))
+        fmt.append(float(THINK_RE.match(text.strip()) is not None))
+        errors = fact_errors(episodes[ex.episode], ex.goal_task, ex.prev, ex.t, text)
+        facts.append(max(0.0, 1.0 - 0.25 * len(errors)))
+    parts = {"accuracy": np.array(acc), "format": np.array(fmt), "facts": np.array(facts)}
+    parts["total"] = cfg.w_accuracy * parts["accuracy"] + cfg.w_format * parts["format"] + cfg.w_facts * parts["facts"]
+    return parts
+
+
+def group_advantages(total: np.ndarray, group: int) -> torch.Tensor:
+    """(N*G,) rewards -> advantages normalised within each consecutive group of G."""
+    r = torch.as_tensor(total, dtype=torch.float32).view(-1, group)  # (N, G)
+    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+
+
+# ----------------------------------------------------------------------------------------------- policy terms
+
+
+def token_logprobs(model: CompactModel, h: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities (N, L) of sampled ``ids`` (N, L) under ``model`` and the mask of real tokens.
+
+    A completion's tokens run up to and including its first <eos>; the padding after it is masked out.
+    """
+    from sole.models.tokenizer import BOS, PAD
+
+    inp = torch.cat([torch.full((ids.shape[0], 1), BOS, dtype=torch.long), ids[:, :-1]], dim=1)  # (N, L)
+    logp = model.logits(h, inp).log_softmax(-1).gather(-1, ids[..., None]).squeeze(-1)  # (N, L)
+    return logp, ids != PAD
+
+
+def policy_loss(cfg: GRPOConfig, logp: torch.Tensor, old: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor,
+                adv: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped surrogate + KL(k3) to the reference, averaged per completion over its tokens, then over the batch."""
+    ratio = (logp - old).exp()
+    surrogate = torch.minimum(ratio * adv[:, None], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv[:, None])
+    kl = (ref - logp).exp() - (ref - logp) - 1
+    per_tok = -surrogate + cfg.kl * kl
+    n = mask.sum(1).clamp(min=1)
+    loss = ((per_tok * mask).sum(1) / n).mean()
+    with torch.no_grad():
+        stats = {"kl": float(((kl * mask).sum(1) / n).mean()),
+                 "clipfrac": float((((ratio - 1).abs() > cfg.clip) & mask).sum() / mask.sum().clamp(min=1))}
+    return loss, stats
+
+
+# ----------------------------------------------------------------------------------------------- loop
+
+
+def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> dict[str, Any]:
+    table = Table(title="held-out validation: SFT vs SFT+GRPO")
+    for col in ("metric", "SFT", "GRPO"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for k in before:
+        table.add_row(k, f"{before[k]:.4f}", f"{after.get(k, float('nan')):.4f}")
+    console.print(table)
+    out = {"sft": before, "grpo": after}
+    path.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main(cfg: GRPOConfig) -> dict[str, Any]:
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    tasks, episodes = load_data(SFTConfig(data=cfg.data, tasks=cfg.tasks))
+    return train(cfg, tasks, episodes)
+
+
+def train(cfg: GRPOConfig, tasks: tuple[str, ...], episodes: list[Episode]) -> dict[str, Any]:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    train_eps, val_eps = split_episodes(episodes, cfg.val_every_episode)
+    model = CompactModel.from_pretrained(cfg.init)
+    ref = copy.deepcopy(model).eval()
+    spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=cfg.think_episodes,
+                    max_episodes=cfg.eval_episodes)
+    before = evaluate(CompactReasoner(model), val_eps or train_eps, spec)
+    params = [p for n, p in model.named_parameters() if n.startswith(DECODER)]
+    for n, p in model.named_parameters():
+        p.requires_grad_(n.startswith(DECODER))
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sched = SFTConfig(lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
+    t0 = time.time()
+    with (out / "metrics.jsonl").open("w") as log:
+        for step in range(cfg.steps):
+            # --- sample G completions per query from the current policy
+            examples = sampler.batch(cfg.queries)
+            with torch.no_grad():
+                h = model.eval().encode(to_inputs(train_eps, examples, model.cfg.views))
+                h = h.repeat_interleave(cfg.group, dim=0)  # (N*G, d_model)
+                ids = model.generate(h, temperature=cfg.temperature, generator=gen)
+                old, mask = token_logprobs(model, h, ids)
+                ref_logp, _ = token_logprobs(ref, h, ids)
+            group_examples = [e for e in examples for _ in range(cfg.group)]
+            parts = rewards(cfg, model.decode(ids), group_examples, train_eps)
+            adv = group_advantages(parts["total"], cfg.group)
+            # --- clipped policy-gradient steps on the decoder
+            model.train()
+            for g in opt.param_groups:
+                g["lr"] = lr_at(sched, step)
+            for _ in range(cfg.inner_epochs):
+                logp, _ = token_logprobs(model, h, ids)
+                loss, stats = policy_loss(cfg, logp, old, ref_logp, mask, adv)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+            row = {"step": step + 1, "train/loss": float(loss), **{f"train/{k}": v for k, v in stats.items()},
+                   **{f"reward/{k}": float(v.mean()) for k, v in parts.items()}, "time/elapsed_s": time.time() - t0}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            if step % 10 == 0:
+                console.print(f"grpo {step + 1}/{cfg.steps} reward {row['reward/total']:.3f} "
+                              f"acc {row['reward/accuracy']:.3f} facts {row['reward/facts']:.3f} kl {stats['kl']:.4f}")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.save_pretrained(out / "final", step=cfg.steps, extra={"grpo": asdict(cfg)})
+    after = evaluate(CompactReasoner(model), val_eps or train_eps, spec)
+    return _compare(before, after, out / "compare.json")
