@@ -94,7 +94,10 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
         out[task][reward] = {
             "steps": [c["step"] for c in curves[0][:n]],
             "success_curve": np.mean([[row["eval/success"] for row in c[:n]] for c in curves], axis=0).tolist(),
+            "ever_success_curve": np.mean([[row["eval/ever_success"] for row in c[:n]] for c in curves],
+                                          axis=0).tolist(),
             "final_success": [c[-1]["eval/success"] for c in curves],
+            "final_ever_success": [c[-1]["eval/ever_success"] for c in curves],
             "final_hacking": [c[-1]["eval/hacking_rate"] for c in curves],
             "final_step": [c[-1]["step"] for c in curves],
         }
@@ -113,7 +116,8 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), dpi=110, squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
         for reward, res in table[task].items():
-            ax.plot(res["steps"], res["success_curve"], marker="o", ms=3, label=reward)
+            line, = ax.plot(res["steps"], res["success_curve"], marker="o", ms=3, label=f"{reward} (last step)")
+            ax.plot(res["steps"], res["ever_success_curve"], ls="--", color=line.get_color(), label=f"{reward} (any)")
         ax.set(title=task, ylim=(-0.05, 1.05), xlabel="agent steps", ylabel="success")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
@@ -126,17 +130,19 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
 
 
 def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> None:
-    t = Table(title="sole rl sweep: final evaluation success (mean over seeds)")
+    t = Table(title="sole rl sweep: final evaluation (mean over seeds); success at the last step / at any step")
     t.add_column("task")
     for r in rewards:
         t.add_column(f"{r} success", justify="right")
+        t.add_column(f"{r} ever", justify="right")
         t.add_column(f"{r} hacking", justify="right")
     t.add_column(f"ratio to {rewards[0]}", justify="right")
     for task, res in table.items():
         means = {r: float(np.mean(res[r]["final_success"])) for r in rewards if r in res}
         cells = []
         for r in rewards:
-            cells += [f"{means[r]:.2f}", f"{np.mean(res[r]['final_hacking']):.2f}"] if r in res else ["-", "-"]
+            cells += [f"{means[r]:.2f}", f"{np.mean(res[r]['final_ever_success']):.2f}",
+                      f"{np.mean(res[r]['final_hacking']):.2f}"] if r in res else ["-"] * 3
         ref = means.get(rewards[0], 0.0)
         ratio = " ".join(f"{means[r] / ref:.2f}" for r in rewards[1:] if r in means) if ref > 0 else "-"
         t.add_row(task, *cells, ratio)
