@@ -90,3 +90,11 @@ def test_unwritable_output_and_foreign_dataset_are_errors(reference, tmp_path):
     out, _ = reference
     with pytest.raises(ValueError, match="another config"):
         main(replace(TINY, out=str(out), seed=1))
+
+
+@pytest.mark.slow  # starting a local Ray takes ~30 s on 2 cores
+def test_ray_backend_gives_the_same_content(reference, tmp_path):
+    pytest.importorskip("ray")
+    _, result = reference
+    ray_result = main(replace(TINY, out=str(tmp_path), ray=True, workers=2))
+    assert ray_result["train"]["hash"] == result["train"]["hash"]
