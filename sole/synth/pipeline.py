@@ -65,6 +65,10 @@ class SynthConfig:
     """Run the shards as Ray tasks instead of a local process pool (same output)."""
     ray_address: str | None = None
     """Ray cluster to join (e.g. auto); default: start a local Ray with --workers CPUs."""
+    hf: bool = False
+    """Also export, per split, SOLE-R1 records (subsampled, own goal and one other goal per episode) to
+    <out>/hf/progress and foundation QA (temporal on every episode, spatial on a rollout per task) to <out>/hf/qa,
+    as HF datasets folders for TRL."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,19 @@ def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
             "hash": content_hash(root)}
 
 
+def export_hf_sets(cfg: SynthConfig, splits: tuple[str, ...]) -> dict[str, str]:
+    """The records of each split as HF datasets folders (see `SynthConfig.hf`)."""
+    from sole.synth.records import export_hf, progress_records, qa_records
+
+    out, paths = Path(cfg.out) / "hf", {}
+    for split in splits:
+        root = Path(cfg.out) / split
+        with console.status(f"exporting {split} records for HF datasets"):
+            paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
+            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
+    return paths
+
+
 def label_version() -> str:
     """Short hash of the progress-label source: datasets with different label code are not comparable."""
     from sole.envs import progress
@@ -296,11 +313,13 @@ def main(cfg: SynthConfig) -> dict[str, Any]:
     _writable(Path(cfg.out))
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     labels = label_version()
-    result = {split: synth_split(cfg, split) for split in splits}
+    result: dict[str, Any] = {split: synth_split(cfg, split) for split in splits}
+    if cfg.hf:
+        result["hf"] = export_hf_sets(cfg, splits)
     if label_version() != labels:
         raise ValueError("sole/envs/progress.py changed during the run: labels may mix versions; delete "
                          f"{cfg.out} and run again")
     store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), "label_version": labels, **result})
-    for split, r in result.items():
+    for split, r in ((s, result[s]) for s in splits):
         console.print(f"{split}: {r['episodes']} episodes in {r['seconds']} s, hash {r['hash'][:12]} -> {r['path']}")
     return result

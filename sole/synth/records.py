@@ -13,7 +13,10 @@ the first query, as the contract starts every episode at 0%.
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +26,11 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from sole.data.episode import Episode
-from sole.envs.tasks import get_task
+from sole.data.store import iter_episodes
+from sole.envs.tasks import TASKS, get_task
 from sole.models.base import prompt_text, query_frames
 from sole.synth.cot import make_cot
+from sole.synth.foundation import spatial_records, temporal_records
 
 Mode = Literal["dense", "subsampled"]
 VIEW_ROWS = ("external", "wrist")
@@ -74,6 +79,39 @@ def sft_records(ep: Episode, goal_task: str | None = None, *, mode: Mode = "dens
     return records
 
 
+def other_goal(task: str, rng: np.random.Generator) -> str:
+    """A second goal to label an episode with: the opposite goal of the scene, else a goal of another scene."""
+    spec = get_task(task)
+    if spec.opposite:
+        return spec.opposite
+    others = [n for n, s in TASKS.items() if s.scene != spec.scene]
+    return others[int(rng.integers(len(others)))]
+
+
+def progress_records(root: str | Path, mode: Mode = "subsampled") -> Iterator[dict[str, Any]]:
+    """Records of every episode of a dataset, for its own goal and for `other_goal` (seeded per episode)."""
+    for ep in iter_episodes(root):
+        rng = np.random.default_rng(ep.seed)
+        yield from sft_records(ep, mode=mode, rng=rng)
+        yield from sft_records(ep, other_goal(ep.task, rng), mode=mode, rng=rng)
+
+
+def qa_records(root: str | Path, size: int = 64) -> Iterator[dict[str, Any]]:
+    """Temporal QA on every episode of a dataset, then spatial QA on one fresh rollout per task in it."""
+    from sole.envs.sim import make_env
+
+    tasks: dict[str, int] = {}
+    for ep in iter_episodes(root):
+        tasks.setdefault(ep.task, ep.seed)
+        yield from temporal_records(ep, np.random.default_rng(ep.seed))
+    for task, seed in tasks.items():
+        env = make_env(task, size=size)
+        try:
+            yield from spatial_records(env, seed)
+        finally:
+            env.close()
+
+
 # --- HF datasets export ----------------------------------------------------------------------------------------------
 _HF_TYPES: dict[type, tuple[dict[str, str], pa.DataType]] = {
     str: ({"dtype": "string", "_type": "Value"}, pa.string()),
@@ -90,26 +128,46 @@ def _png(img: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def export_hf(records: list[dict[str, Any]], out: str | Path, split: str = "train") -> Path:
-    """Write ``records`` (progress records or foundation QA: str, int, float and uint8 image fields) as
-    ``<out>/data/<split>-00000-of-00001.parquet``, loadable with ``datasets.load_dataset(out)``; image fields
-    become PNG `datasets.Image` features (the schema carries the HF feature types)."""
-    if not records:
-        raise ValueError("no records to export")
+def _schema(record: dict[str, Any]) -> tuple[dict[str, type], pa.Schema]:
     kinds = {}
-    for key, value in records[0].items():
+    for key, value in record.items():
         kind = next((t for t in _HF_TYPES if isinstance(value, t) and not isinstance(value, bool)), None)
         if kind is None:
             raise ValueError(f"record field {key!r} has type {type(value).__name__}; exportable: str, int, float, "
                              "uint8 image array")
         kinds[key] = kind
-    columns = {k: [{"bytes": _png(r[k]), "path": None} if t is np.ndarray else r[k] for r in records]
-               for k, t in kinds.items()}
     meta = {b"huggingface": json.dumps({"info": {"features": {k: _HF_TYPES[t][0] for k, t in kinds.items()}}}).encode()}
-    schema = pa.schema([pa.field(k, _HF_TYPES[t][1]) for k, t in kinds.items()], metadata=meta)
+    return kinds, pa.schema([pa.field(k, _HF_TYPES[t][1]) for k, t in kinds.items()], metadata=meta)
+
+
+def export_hf(records: Iterable[dict[str, Any]], out: str | Path, split: str = "train", batch: int = 512) -> Path:
+    """Write ``records`` (progress records or foundation QA: str, int, float and uint8 image fields) as
+    ``<out>/data/<split>-00000-of-00001.parquet``, loadable with ``datasets.load_dataset(out)``; image fields
+    become PNG `datasets.Image` features (the schema carries the HF feature types). Streams: ``batch`` records
+    in memory at a time."""
     path = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.table(columns, schema=schema), tmp)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in _batched(records, batch):
+            if writer is None:
+                kinds, schema = _schema(chunk[0])
+                writer = pq.ParquetWriter(tmp, schema)
+            columns = {k: [{"bytes": _png(r[k]), "path": None} if t is np.ndarray else r[k] for r in chunk]
+                       for k, t in kinds.items()}
+            writer.write_table(pa.table(columns, schema=schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError("no records to export")
     tmp.replace(path)
     return path
+
+
+def _batched(items: Iterable[Any], n: int) -> Iterator[tuple[Any, ...]]:
+    """Tuples of ``n`` items (the last may be shorter); itertools.batched from Python 3.12 on."""
+    it = iter(items)
+    while chunk := tuple(itertools.islice(it, n)):
+        yield chunk
