@@ -3,7 +3,7 @@
 Layout of one dataset root (one shard = a batch of episodes written by one worker)::
 
     meta/info.json                                   features, fps, paths, totals (LeRobot v3 keys)
-    meta/tasks.parquet                               task_index, task (goal text), name (our task name)
+    meta/tasks.parquet                               task_index, name (our task name); index: task (goal text)
     meta/episodes/chunk-000/file-NNN.parquet         one row per episode: length, data/video file and range
     data/chunk-000/file-NNN.parquet                  one row per frame: LeRobot columns + progress, kind,
                                                      facts (JSON), labels (JSON: goal task -> progress)
@@ -252,14 +252,23 @@ def _features(views: list[str], size: int) -> dict[str, Any]:
     }
 
 
+_TASKS_PANDAS = json.dumps({
+    "index_columns": ["task"], "column_indexes": [], "pandas_version": "2.2.0",
+    "columns": [{"name": n, "field_name": n, "pandas_type": t, "numpy_type": nt, "metadata": None}
+                for n, t, nt in (("task_index", "int64", "int64"), ("name", "unicode", "object"),
+                                 ("task", "unicode", "object"))],
+}).encode()
+"""pandas metadata of meta/tasks.parquet: LeRobot reads it with pandas and expects the task text as the index."""
+
+
 def write_meta(root: str | Path, manifests: list[dict[str, Any]], size: int) -> Path:
     """info.json and tasks.parquet for a dataset whose shards are all written."""
     root = Path(root)
     views = manifests[0]["views"]
     n_episodes = sum(len(m["episodes"]) for m in manifests)
     n_frames = sum(e["length"] for m in manifests for e in m["episodes"])
-    tasks = pa.table({"task_index": list(range(len(TASKS))), "task": [s.goals[0] for s in TASKS.values()],
-                      "name": list(TASKS)})
+    tasks = pa.table({"task_index": list(range(len(TASKS))), "name": list(TASKS),
+                      "task": [s.goals[0] for s in TASKS.values()]}).replace_schema_metadata({b"pandas": _TASKS_PANDAS})
     _atomic(root / "meta" / "tasks.parquet", lambda tmp: pq.write_table(tasks, tmp))
     info = {
         "codebase_version": "v3.0", "robot_type": "sawyer", "fps": FPS,

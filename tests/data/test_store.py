@@ -62,3 +62,10 @@ def test_truncated_cache_is_an_error_and_a_shard_to_redo(dataset):
 def test_missing_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no dataset"):
         store.load_episodes(tmp_path)
+
+
+def test_tasks_table_reads_like_lerobot_expects(dataset):
+    pd = pytest.importorskip("pandas")
+    tasks = pd.read_parquet(dataset[0] / "meta" / "tasks.parquet")
+    assert tasks.loc["open the drawer", "task_index"] == tasks.index.get_loc("open the drawer")
+    assert tasks.loc["open the drawer", "name"] == "drawer-open"
