@@ -31,8 +31,8 @@ from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner
 from sole.synth.cot import THINK_RE
 from sole.train.evaluate import EvalSpec, evaluate, fact_errors
-from sole.train.samples import Example, SampleConfig, Sampler, split_episodes, to_inputs
-from sole.train.sft import SFTConfig, load_data, lr_at
+from sole.train.samples import DataConfig, Example, SampleConfig, Sampler, load_split, to_inputs
+from sole.train.sft import SFTConfig, lr_at
 
 console = Console()
 DECODER = ("tok_emb", "h0", "cond", "gru", "lm_head")
@@ -43,10 +43,8 @@ DECODER = ("tok_emb", "h0", "cond", "gru", "lm_head")
 class GRPOConfig:
     init: str = "runs/sft-fold-a/final"
     """SFT checkpoint to start from (also the KL reference)."""
-    data: str = "data/synth-all/train"
-    """Dataset root (as for SFT)."""
-    tasks: str = "fold-a"
-    """Tasks to draw queries from (use the SFT run's tasks)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training and validation episodes (use the SFT run's)."""
     out: str = "runs/grpo-fold-a"
     """Run directory: metrics.jsonl, final/ checkpoint, compare.json (SFT vs GRPO on validation)."""
     sample: SampleConfig = field(default_factory=SampleConfig)
@@ -71,8 +69,6 @@ class GRPOConfig:
     w_accuracy: float = 1.0
     w_format: float = 0.5
     w_facts: float = 0.5
-    val_every_episode: int = 10
-    """Validation split (as SFT: the same episodes are held out)."""
     eval_episodes: int = 40
     """Validation episodes in the before/after comparison."""
     think_episodes: int = 12
@@ -82,8 +78,8 @@ class GRPOConfig:
 
     @classmethod
     def tiny(cls, init: str, data: str = "data/tiny", out: str = "runs/grpo-tiny") -> GRPOConfig:
-        return cls(init=init, data=data, out=out, tasks="all", steps=4, queries=2, group=3, warmup=1,
-                   eval_episodes=3, think_episodes=1, val_every_episode=3)
+        return cls(init=init, data=DataConfig(root=data, val="", tasks="all", val_every=3), out=out, steps=4,
+                   queries=2, group=3, warmup=1, eval_episodes=3, think_episodes=1)
 
 
 # ----------------------------------------------------------------------------------------------- rewards
@@ -158,15 +154,14 @@ def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> d
 def main(cfg: GRPOConfig) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    tasks, episodes = load_data(SFTConfig(data=cfg.data, tasks=cfg.tasks))
-    return train(cfg, tasks, episodes)
+    split = load_split(cfg.data)
+    return train(cfg, split.tasks, split.train, split.val)
 
 
-def train(cfg: GRPOConfig, tasks: tuple[str, ...], episodes: list[Episode]) -> dict[str, Any]:
+def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    train_eps, val_eps = split_episodes(episodes, cfg.val_every_episode)
     model = CompactModel.from_pretrained(cfg.init)
     ref = copy.deepcopy(model).eval()
     spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=cfg.think_episodes,
@@ -204,7 +199,7 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], episodes: list[Episode]) -> d
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
-            row = {"step": step + 1, "train/loss": float(loss), **{f"train/{k}": v for k, v in stats.items()},
+            row = {"step": step + 1, "train/loss": loss.item(), **{f"train/{k}": v for k, v in stats.items()},
                    **{f"reward/{k}": float(v.mean()) for k, v in parts.items()}, "time/elapsed_s": time.time() - t0}
             log.write(json.dumps(row) + "\n")
             log.flush()

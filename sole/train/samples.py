@@ -9,7 +9,8 @@ What a sample teaches, and why:
   protocol), ``"scene"`` uses every goal sharing the scene.
 - **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
 - **Previous frame and prior.** The previous frame is ``t - k``, ``k`` uniform in ``1..max_gap`` (dense and
-  subsampled querying alike), and the prior is the label at ``t - k`` plus noise, so copying it is not enough.
+  subsampled querying alike), and the prior is the label at ``t - k`` plus noise, or for a share of samples a
+  random value, so copying it is not enough.
 - **Targets.** The progress label at ``t`` and the completion ``<think>CoT</think><answer>N%</answer>`` written
   by the synthesis CoT generator from the facts of steps ``t - k`` and ``t``.
 
@@ -19,14 +20,59 @@ Frames stay uint8 in memory; a batch is gathered and stacked per call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
 from sole.data.episode import Episode
-from sole.envs.tasks import get_task
+from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.compact import Inputs, stack_frames
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/synth-all/train"
+    """Dataset written by `sole synth` (its training split)."""
+    val: str = "data/synth-all/eval"
+    """Held-out episodes of the same tasks for validation (the synthesis eval split); empty: hold out every
+    ``val_every``-th episode of each task from ``root`` instead."""
+    tasks: str = "fold-a"
+    """Tasks to train on: fold-a, fold-b, all, or a comma-separated list."""
+    val_every: int = 10
+    """Used when ``val`` is empty (see there)."""
+    max_episodes: int = 0
+    """Use at most this many training episodes (0: all), for quick runs."""
+
+
+@dataclass
+class Split:
+    tasks: tuple[str, ...]
+    train: list[Episode]
+    val: list[Episode]
+
+
+def read_episodes(root: str, tasks: tuple[str, ...]) -> list[Episode]:
+    from sole.data.store import load_episodes
+
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"no dataset at {root}; build one with `sole synth` first")
+    episodes = load_episodes(root, tasks=tasks)
+    if not episodes:
+        raise ValueError(f"dataset {root} holds no episodes of the tasks {', '.join(tasks)}")
+    return episodes
+
+
+def load_split(cfg: DataConfig) -> Split:
+    """Training and validation episodes of ``cfg.tasks``."""
+    tasks = resolve_tasks(cfg.tasks)
+    episodes = read_episodes(cfg.root, tasks)
+    if cfg.val:
+        train, val = episodes, read_episodes(cfg.val, tasks)
+    else:
+        train, val = split_episodes(episodes, cfg.val_every)
+    return Split(tasks, train[: cfg.max_episodes] if cfg.max_episodes > 0 else train, val)
 
 
 @dataclass(frozen=True)
@@ -39,8 +85,12 @@ class SampleConfig:
     """Counterfactual goals allowed: only training tasks (strict held-out folds) or every goal of the scene."""
     max_gap: int = 10
     """The previous frame is t-k with k uniform in 1..max_gap."""
-    prior_noise: float = 0.1
+    prior_noise: float = 0.15
     """Largest standard deviation of the noise added to the prior (drawn uniformly per sample)."""
+    p_random_prior: float = 0.4
+    """Share of samples whose prior is uniform in [0, 1], unrelated to the truth. Without it the model learns to
+    copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0
+    (measured: train L1 0.06 but 0.51 MAE in the feedback loop after 400 steps)."""
     held_out_goal: int = 2
     """Index of the goal paraphrase never used in training (validation reads it)."""
     shift: int = 4
@@ -93,8 +143,11 @@ class Sampler:
         t = int(self.rng.integers(1, len(ep)))
         prev = max(0, t - int(self.rng.integers(1, self.cfg.max_gap + 1)))
         label = ep.label(goal_task)
-        noise = self.rng.normal(0.0, self.rng.uniform(0.0, self.cfg.prior_noise)) if prev > 0 else 0.0
-        prior = float(np.clip(label[prev] + noise, -1.0, 1.0)) if prev > 0 else 0.0
+        noise = self.rng.normal(0.0, self.rng.uniform(0.0, self.cfg.prior_noise))
+        prior = float(np.clip(label[prev] + noise, -1.0, 1.0))
+        if self.rng.random() < self.cfg.p_random_prior:
+            prior = float(self.rng.uniform(0.0, 1.0))
+        prior = prior if prev > 0 else 0.0
         goal = str(self.rng.choice(train_goals(goal_task, self.cfg.held_out_goal)))
         return Example(episode=i, t=t, prev=prev, goal_task=goal_task, goal=goal, prev_progress=prior,
                        progress=float(label[t]))

@@ -23,21 +23,18 @@ from rich.table import Table
 from safetensors.torch import load_file, save_file
 
 from sole.data.episode import Episode
-from sole.envs.tasks import resolve_tasks
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
-from sole.train.samples import SampleConfig, Sampler, completion, split_episodes, to_inputs, train_goals
+from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs, train_goals
 
 console = Console()
 
 
 @dataclass(frozen=True)
 class SFTConfig:
-    data: str = "data/synth-all/train"
-    """Dataset root written by `sole synth` (its training split)."""
-    tasks: str = "fold-a"
-    """Tasks to train on: fold-a, fold-b, all, or a comma-separated list."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training and validation episodes."""
     out: str = "runs/sft-fold-a"
     """Run directory: metrics.jsonl, last/ (resumable) and final/ checkpoints."""
     model: CompactConfig = field(default_factory=CompactConfig)
@@ -58,16 +55,12 @@ class SFTConfig:
     weight_decay: float = 0.01
     progress_weight: float = 5.0
     """Weight of the progress L1 loss against the text cross-entropy."""
-    val_every_episode: int = 10
-    """Every n-th episode of each task is held out for validation."""
     eval_every: int = 1000
     """Steps between validations (and checkpoints)."""
     eval_episodes: int = 60
     """Validation episodes read per validation (0: all)."""
     corpus: int = 20000
     """Completions generated to fit the CoT tokenizer."""
-    max_episodes: int = 0
-    """Use at most this many episodes (0: all), for quick runs."""
     threads: int = 1
     """Torch CPU threads. One is faster than two on a shared 2-core machine (measured: 0.2 s vs 1-5 s a step
     while other jobs ran), since two threads wait on each other whenever one is descheduled."""
@@ -75,8 +68,8 @@ class SFTConfig:
 
     @classmethod
     def tiny(cls, data: str = "data/tiny", out: str = "runs/sft-tiny") -> SFTConfig:
-        return cls(data=data, out=out, tasks="all", model=CompactConfig.tiny(), steps=20, batch_size=8, text_batch=4,
-                   warmup=2, eval_every=10, eval_episodes=4, corpus=200, val_every_episode=3, threads=1)
+        return cls(data=DataConfig(root=data, val="", tasks="all", val_every=3), out=out, model=CompactConfig.tiny(),
+                   steps=20, batch_size=8, text_batch=4, warmup=2, eval_every=10, eval_episodes=4, corpus=200)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -149,18 +142,6 @@ def _progress_bar() -> Progress:
 # ----------------------------------------------------------------------------------------------- training
 
 
-def load_data(cfg: SFTConfig) -> tuple[tuple[str, ...], list[Episode]]:
-    from sole.data.store import load_episodes
-
-    tasks = resolve_tasks(cfg.tasks)
-    if not Path(cfg.data).is_dir():
-        raise FileNotFoundError(f"no dataset at {cfg.data}; build one with `sole synth` first")
-    episodes = load_episodes(cfg.data, tasks=tasks)
-    if not episodes:
-        raise ValueError(f"dataset {cfg.data} holds no episodes of the tasks {cfg.tasks!r}")
-    return tasks, episodes[: cfg.max_episodes] if cfg.max_episodes > 0 else episodes
-
-
 def build_or_resume(cfg: SFTConfig, tasks: tuple[str, ...], sampler: Sampler,
                     rng: np.random.Generator) -> tuple[CompactModel, torch.optim.Optimizer, int]:
     last = Path(cfg.out) / "last"
@@ -194,18 +175,17 @@ def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig,
 
 
 def main(cfg: SFTConfig) -> Path:
-    tasks, episodes = load_data(cfg)
-    return train(cfg, tasks, episodes)
+    split = load_split(cfg.data)
+    return train(cfg, split.tasks, split.train, split.val)
 
 
-def train(cfg: SFTConfig, tasks: tuple[str, ...], episodes: list[Episode]) -> Path:
-    """Train on ``episodes`` (goals drawn from ``tasks``) and return the final checkpoint directory."""
+def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> Path:
+    """Train on ``train_eps`` (goals drawn from ``tasks``), validate on ``val_eps``; the final checkpoint dir."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    train_eps, val_eps = split_episodes(episodes, cfg.val_every_episode)
     rng = np.random.default_rng(cfg.seed)
     sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
     model, opt, start = build_or_resume(cfg, tasks, sampler, rng)

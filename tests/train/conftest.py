@@ -43,7 +43,7 @@ def make_episode(task: str, kind: str, index: int, T: int = 21, size: int = 64) 
               "goal": (1.0, 0.0, 0.0), "hand_to_obj": 0.0, "obj_to_goal": float(1 - p[t]), "grasped": False,
               "phase": "move", "progress": float(p[t]), "success": bool(p[t] >= 0.95)} for t in range(T)]
     return Episode(task=task, kind=kind, seed=index, frames=frames, labels=labels, facts=facts,
-                   success=bool(p[-1] >= 0.95), index=index)
+                   actions=np.zeros((T, 4), np.float32), success=bool(p[-1] >= 0.95), index=index)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from sole.train.grpo import GRPOConfig, group_advantages, policy_loss, rewards, train
-from sole.train.samples import SampleConfig, Sampler, completion
+from sole.train.samples import SampleConfig, Sampler, completion, split_episodes
 from sole.train.sft import SFTConfig
 from sole.train.sft import train as sft_train
 
@@ -34,8 +34,9 @@ def test_policy_loss_pushes_up_positive_advantage():
 
 
 def test_tiny_grpo_end_to_end(task_set, episodes, tmp_path):
-    init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, episodes)
-    out = train(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), task_set, episodes)
+    split = split_episodes(episodes, 3)
+    init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, *split)
+    out = train(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), task_set, *split)
     assert set(out) == {"sft", "grpo"} and "think/facts" in out["grpo"]
     rows = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and "reward/accuracy" in rows[0]

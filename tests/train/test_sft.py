@@ -4,12 +4,13 @@ from dataclasses import replace
 import pytest
 
 from sole.models.compact import CompactModel
+from sole.train.samples import DataConfig, split_episodes
 from sole.train.sft import SFTConfig, main, train
 
 
 def test_tiny_sft_trains_saves_and_resumes(task_set, episodes, tmp_path):
     cfg = SFTConfig.tiny(out=str(tmp_path / "run"))
-    final = train(cfg, task_set, episodes)
+    final = train(cfg, task_set, *split_episodes(episodes, 3))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, cfg.steps + 1))
     assert "val/mae" in rows[-1] and "train/text_ce" in rows[0]
@@ -17,7 +18,7 @@ def test_tiny_sft_trains_saves_and_resumes(task_set, episodes, tmp_path):
     assert json.loads((final / "config.json").read_text())["train"]["steps"] == cfg.steps
     # resume: a longer run continues from the saved step instead of starting again
     longer = replace(cfg, steps=cfg.steps + 5)
-    train(longer, task_set, episodes)
+    train(longer, task_set, *split_episodes(episodes, 3))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows][-5:] == list(range(cfg.steps + 1, cfg.steps + 6))
     assert len(model.tokenizer) == len(CompactModel.from_pretrained(tmp_path / "run" / "final").tokenizer)
@@ -26,7 +27,7 @@ def test_tiny_sft_trains_saves_and_resumes(task_set, episodes, tmp_path):
 def test_sft_learns_progress(task_set, episodes, tmp_path):
     """On the synthetic square-moves-with-progress data, a short run must beat the start clearly."""
     cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), steps=150, eval_every=150, batch_size=16, lr=3e-3)
-    train(cfg, task_set, episodes)
+    train(cfg, task_set, *split_episodes(episodes, 3))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     first = sum(r["train/progress_l1"] for r in rows[:10]) / 10
     last = sum(r["train/progress_l1"] for r in rows[-10:]) / 10
@@ -36,3 +37,15 @@ def test_sft_learns_progress(task_set, episodes, tmp_path):
 def test_missing_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match="no dataset"):
         main(SFTConfig.tiny(data=str(tmp_path / "nope"), out=str(tmp_path / "run")))
+
+
+def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
+    from sole.data.store import write_shard
+
+    for shard, root in enumerate(("train", "eval")):
+        eps = episodes[shard::2]
+        write_shard(tmp_path / root, 0, eps, [i * len(eps[0]) for i in range(len(eps))])
+    data = DataConfig(root=str(tmp_path / "train"), val=str(tmp_path / "eval"), tasks=",".join(task_set))
+    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=4)
+    final = main(cfg)
+    assert json.loads((final / "val.json").read_text())["val/episodes"] > 0
