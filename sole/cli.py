@@ -51,6 +51,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench score": ("sole.models.bench", "BenchConfig", "main"),
     "eval reward": ("sole.eval.reward", "EvalRewardConfig", "main"),
     "rl": ("sole.rl.sac", "SACConfig", "main"),
+    "rl sweep": ("sole.rl.sweep", "SweepConfig", "main"),
+    "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),
 }
