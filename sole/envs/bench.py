@@ -2,7 +2,9 @@
 
 Each measurement runs in fresh spawned worker processes (``LP_NUM_THREADS=1`` each, so software GL uses one core
 per process) that step one env with random actions; throughput is the total steps of all workers over the wall
-time of the slowest. "physics" is one ``env.step``; "render NN" is one ``env.step`` plus both views at NN px.
+time of the slowest. On a shared machine wall-clock figures depend on the other load (recorded as the load
+average), so each row also gives steps per CPU-second of one process: what one free core does.
+"physics" is one ``env.step``; "render NN" is one ``env.step`` plus both views at NN px.
 Under the RL protocol (action repeat 2, views rendered once per agent step) an agent step costs two physics steps
 and one render, so agent steps/s lie between the two figures.
 """
@@ -14,6 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -49,10 +52,9 @@ class BenchConfig:
 
 
 def _measure(job: tuple[BenchConfig, int | None, int]) -> tuple[float, float]:
-    """In a worker: (seconds, steps) for ``steps`` env steps, rendering both views at ``size`` unless None."""
+    """In a worker: (wall seconds, CPU seconds of this process) for ``steps`` env steps, rendering both views at
+    ``size`` unless None."""
     os.environ["LP_NUM_THREADS"] = "1"
-    import numpy as np
-
     from sole.envs.sim import make_env
 
     cfg, size, seed = job
@@ -64,27 +66,30 @@ def _measure(job: tuple[BenchConfig, int | None, int]) -> tuple[float, float]:
             env.step(rng.uniform(-1, 1, 4))
             if size:
                 env.render_views()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for k in range(cfg.steps):
             if k and k % 400 == 0:  # Meta-World stops an episode after 500 env steps
                 env.reset()
             env.step(rng.uniform(-1, 1, 4))
             if size:
                 env.render_views()
-        return time.perf_counter() - start, float(cfg.steps)
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         env.close()
 
 
-def measure(cfg: BenchConfig, size: int | None, workers: int) -> float:
-    """Total env steps per second of ``workers`` processes."""
+def measure(cfg: BenchConfig, size: int | None, workers: int) -> tuple[float, float]:
+    """Total env steps per wall second of ``workers`` processes, and steps per CPU second of one process (what one
+    free core would do; robust to other load on a shared machine)."""
     with mp.get_context("spawn").Pool(workers) as pool:
         results = pool.map(_measure, [(cfg, size, seed) for seed in range(workers)])
-    return sum(steps for _, steps in results) / max(seconds for seconds, _ in results)
+    wall = workers * cfg.steps / max(w for w, _ in results)
+    return wall, cfg.steps / float(np.mean([c for _, c in results]))
 
 
 def main(cfg: BenchConfig) -> dict[str, object]:
     cfg.validate()
+    load = os.getloadavg()[0]  # other work on the machine slows every figure; it is recorded with them
     modes: list[tuple[str, int | None]] = [("physics", None)] + [(f"render {s}", s) for s in cfg.sizes]
     rows: dict[str, dict[str, float]] = {}
     with Progress(console=console) as bar:
@@ -92,16 +97,17 @@ def main(cfg: BenchConfig) -> dict[str, object]:
         for name, size in modes:
             rows[name] = {}
             for w in cfg.workers:
-                rows[name][f"{w} proc"] = measure(cfg, size, w)
+                rows[name][f"{w} proc"], rows[name][f"{w} proc per CPU-s"] = measure(cfg, size, w)
                 bar.advance(track)
     table = Table(title=f"sole bench envs: {cfg.task}, env steps/s (views: {cfg.external} + {cfg.wrist})")
     table.add_column("mode")
-    for w in cfg.workers:
-        table.add_column(f"{w} proc", justify="right")
+    for key in rows[modes[0][0]]:
+        table.add_column(key, justify="right")
     for name, by_workers in rows.items():
         table.add_row(name, *(f"{v:.0f}" for v in by_workers.values()))
     console.print(table)
-    report = {"config": asdict(cfg), "machine": machine(), "steps_per_s": rows}
+    console.print(f"load average (1 min) before the run: {load:.2f} on {os.cpu_count()} CPUs")
+    report = {"config": asdict(cfg), "machine": machine(), "load_before": load, "steps_per_s": rows}
     console.print(f"wrote {write_json(cfg.out, report)}")
     return report
 
