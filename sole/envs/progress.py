@@ -177,7 +177,11 @@ their own error."""
 
 @dataclass(frozen=True)
 class Facts:
-    """What is true at one step, in the words the reasoning uses. All distances in metres."""
+    """What is true at one step, in the words the reasoning uses. All distances in metres.
+
+    ``obj`` is the task object's position; in ``reach`` tasks it is the fingertip point, the thing that must get to
+    the goal. ``obj_to_goal`` is the straight-line distance (the task's own error is ``Privileged.terms["error"]``).
+    """
 
     t: int
     hand: tuple[float, float, float]
@@ -296,23 +300,29 @@ class TaskProgress:
         w = self.weights
         raw = w["reach"] * max(reach, grasp, move) + w["grasp"] * max(grasp, move) + w["move"] * move
         progress = max(raw, SOLVED_FLOOR) if success else min(raw, UNSOLVED_CEILING)
-        obj, goal = self.env._get_pos_objects()[:3], self.env._target_pos[:3]
-        facts = Facts(
+        facts = self._facts(obs, grasped, self._phase(success, reach, grasped, move), progress, success)
+        return Privileged(progress=progress, success=success, ever_success=self._ever is not None,
+                          first_success_step=self._ever, facts=facts,
+                          terms={"reach": reach, "grasp": grasp, "move": move, "raw": raw, "error": error})
+
+    def _facts(self, obs: np.ndarray, grasped: bool, phase: str, progress: float, success: bool) -> Facts:
+        # in reach tasks the hand itself is what must get to the goal
+        hand = self.env.tcp_center
+        obj = hand if self.spec.phases == "reach" else self.env._get_pos_objects()[:3]
+        goal = self.env._target_pos[:3]
+        return Facts(
             t=self._t,
             hand=_rounded(obs[0:3]),
             gripper_open=round(float(obs[3]), 3),
             obj=_rounded(obj),
             goal=_rounded(goal),
-            hand_to_obj=round(h, 4),
+            hand_to_obj=round(float(np.linalg.norm(hand - obj)), 4),
             obj_to_goal=round(float(np.linalg.norm(obj - goal)), 4),
             grasped=grasped,
-            phase=self._phase(success, reach, grasped, move),
+            phase=phase,
             progress=round(progress, 4),
             success=success,
         )
-        return Privileged(progress=progress, success=success, ever_success=self._ever is not None,
-                          first_success_step=self._ever, facts=facts,
-                          terms={"reach": reach, "grasp": grasp, "move": move, "raw": raw, "error": error})
 
     def _phase(self, success: bool, reach: float, grasped: bool, move: float) -> str:
         if success:

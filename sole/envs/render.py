@@ -22,8 +22,8 @@ from sole.envs.tasks import resolve_tasks
 class RenderConfig:
     task: str = "window-close"
     """Task to roll out with its scripted expert."""
-    out: str = "out/render/window-close.mp4"
-    """Video path; the contact sheet is written beside it with a .png suffix."""
+    out: str = ""
+    """Video path (default ``out/render/<task>.mp4``); the contact sheet is written beside it as .png."""
     seed: int = 0
     """Layout seed."""
     size: int = 64
@@ -81,7 +81,7 @@ def camera_sheet(cfg: RenderConfig) -> Path:
             ext = frames["external"]
             tiles.append(np.concatenate([ext[0], ext[len(ext) // 2], ext[-1]], axis=0))
         rows.append(np.concatenate(tiles, axis=1))
-    out = Path(cfg.out).with_suffix(".png")
+    out = Path(cfg.out or "out/render/cameras.png").with_suffix(".png")
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(upscale(np.concatenate(rows, axis=0), 2)).save(out)
     return out
@@ -97,7 +97,8 @@ def main(cfg: RenderConfig) -> Path:
     frames, progress, first = expert_video(env_cfg, cfg.agent_steps, cfg.action_repeat)
     solved = f"solved at frame {first}" if first is not None else "not solved"
     title = f"{spec.name}: {spec.goals[0]} (expert, seed {cfg.seed}, {solved})"
-    video = viz.write_video(cfg.out, viz.annotated_frames(frames, {"progress": progress}, title=title), fps=cfg.fps)
+    composed = viz.annotated_frames(frames, {"progress": progress}, title=title)
+    video = viz.write_video(cfg.out or f"out/render/{spec.name}.mp4", composed, fps=cfg.fps)
     Image.fromarray(contact_sheet(frames)).save(video.with_suffix(".png"))
     print(f"wrote {video} and {video.with_suffix('.png')} ({len(progress)} frames, {solved})")
     return video

@@ -17,8 +17,6 @@ import warnings
 from dataclasses import dataclass
 
 os.environ.setdefault("MUJOCO_GL", "egl")
-# Meta-World's scripted experts warn on every episode that their gains saturate the action range; that is expected.
-warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", module="metaworld")
 
 import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
@@ -181,7 +179,9 @@ class TaskEnv(gym.Env):
 
     def expert_action(self) -> np.ndarray:
         """The scripted Meta-World expert's action for the current state (privileged: it reads object state)."""
-        return self._progress.expert.get_action(self._obs)
+        with warnings.catch_warnings():  # the experts warn that their gains saturate the action range: expected
+            warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high")
+            return self._progress.expert.get_action(self._obs)
 
     @property
     def unwrapped_metaworld(self):  # noqa: ANN201 - the Meta-World env, for synthesis code that edits state
