@@ -38,13 +38,15 @@ class BenchConfig:
     """Episodes per task for each measurement."""
     size: int = 64
     """Render size of each view."""
+    env_steps: int = ENV_STEPS
+    """Env steps per episode (the protocol's 200); fewer only for quick tests."""
     workers: tuple[int, ...] = (1, 2)
     """Worker counts for the scaling measurement (empty: skip it)."""
     out: str = "out/bench_synth.json"
     """Where the results go (JSON)."""
 
 
-def bare_render(task: str, episodes: int, size: int) -> tuple[int, float]:
+def bare_render(task: str, episodes: int, size: int, steps: int = ENV_STEPS) -> tuple[int, float]:
     """(frames, seconds) of random-action rollouts rendering both views every ``FRAME_EVERY`` env steps."""
     from sole.envs.sim import make_env
 
@@ -54,24 +56,24 @@ def bare_render(task: str, episodes: int, size: int) -> tuple[int, float]:
     for ep in range(episodes):
         env.reset(seed=ep)
         env.render_views()
-        for i in range(ENV_STEPS):
+        for i in range(steps):
             env.step(rng.uniform(-1, 1, 4))
             if (i + 1) % FRAME_EVERY == 0:
                 env.render_views()
-        frames += ENV_STEPS // FRAME_EVERY + 1
+        frames += steps // FRAME_EVERY + 1
     seconds = time.perf_counter() - start
     env.close()
     return frames, seconds
 
 
-def synth(task: str, episodes: int, size: int, root: Path) -> tuple[int, float]:
+def synth(task: str, episodes: int, size: int, root: Path, steps: int = ENV_STEPS) -> tuple[int, float]:
     """(frames, seconds) of synthesizing and writing one shard of ``episodes`` (kinds in registry order)."""
     kinds = list(KINDS)
-    job = pipeline.Job("bench", 0, task, size, ENV_STEPS,
+    job = pipeline.Job("bench", 0, task, size, steps,
                        tuple((i, kinds[i % len(kinds)], 10_000 + i) for i in range(episodes)))
     start = time.perf_counter()
     pipeline.run_job(str(root), job)
-    return episodes * (ENV_STEPS // FRAME_EVERY + 1), time.perf_counter() - start
+    return episodes * (steps // FRAME_EVERY + 1), time.perf_counter() - start
 
 
 def worker_scaling(cfg: BenchConfig, tmp: Path) -> dict[int, float]:
@@ -79,7 +81,7 @@ def worker_scaling(cfg: BenchConfig, tmp: Path) -> dict[int, float]:
     rates = {}
     half = cfg.episodes // 2
     base = pipeline.SynthConfig(tasks=cfg.tasks, mix=f"expert={half},noisy={cfg.episodes - half}", eval_per_kind=0,
-                                shard_size=2, size=cfg.size)
+                                shard_size=2, size=cfg.size, env_steps=cfg.env_steps)
     for w in cfg.workers:
         start = time.perf_counter()
         result = pipeline.main(replace(base, out=str(tmp / f"workers-{w}"), workers=w))
@@ -92,8 +94,8 @@ def main(cfg: BenchConfig) -> dict[str, Any]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            bare_frames, bare_s = bare_render(task, cfg.episodes, cfg.size)
-            syn_frames, syn_s = synth(task, cfg.episodes, cfg.size, Path(tmp) / task)
+            bare_frames, bare_s = bare_render(task, cfg.episodes, cfg.size, cfg.env_steps)
+            syn_frames, syn_s = synth(task, cfg.episodes, cfg.size, Path(tmp) / task, cfg.env_steps)
             rows.append({"task": task, "bare_fps": bare_frames / bare_s, "synth_fps": syn_frames / syn_s})
         scaling = worker_scaling(cfg, Path(tmp)) if cfg.workers else {}
     bare = float(np.mean([r["bare_fps"] for r in rows]))

@@ -3,7 +3,7 @@ from sole.synth.bench import BenchConfig, main
 
 def test_bench_reports_both_rates_and_their_ratio(tmp_path):
     out = tmp_path / "bench.json"
-    result = main(BenchConfig(tasks="reach", episodes=1, workers=(), out=str(out)))
+    result = main(BenchConfig(tasks="reach", episodes=1, env_steps=40, workers=(), out=str(out)))
     assert result["bench/bare_render_fps"] > 0 and result["bench/synth_fps"] > 0
     assert abs(result["bench/synth_over_bare"] - result["bench/synth_fps"] / result["bench/bare_render_fps"]) < 0.01
     assert out.exists()
