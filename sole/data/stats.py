@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sole.data.store import dataset_summary, split_root
-from sole.synth.cot import cot_words, make_cot
+from sole.envs.tasks import TASKS
+from sole.synth.cot import cot_words, make_cot, verify_cot
 
 console = Console()
 
@@ -33,7 +34,8 @@ class StatsConfig:
     out: str | None = None
     """Where stats.json and stats.png go (default: <root>/stats)."""
     cot_frames: int = 5000
-    """Frames whose chain of thought is generated to measure its length (evenly spread over the dataset)."""
+    """Frames (evenly spread over the dataset) whose chain of thought is generated, measured and verified, for one
+    labelled goal and one mismatched goal each."""
     seed: int = 0
     """Seed of the CoT wording draws."""
 
@@ -51,16 +53,22 @@ def read_frames(root: Path) -> dict[str, list[Any]]:
     return cols
 
 
-def _cot_lengths(cols: dict[str, list[Any]], n: int, rng: np.random.Generator) -> list[int]:
+def _cots(cols: dict[str, list[Any]], n: int, rng: np.random.Generator) -> tuple[list[int], int]:
+    """Words of the CoT of ``n`` evenly spread frames (for a goal drawn from the frame's labelled goals and one
+    mismatched goal), and how many of those CoTs `verify_cot` rejects."""
     rows = [i for i, t in enumerate(cols["frame_index"]) if t > 0]
-    words = []
+    words, rejected = [], 0
     for i in np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(int):
         r = rows[i]
         cur, prev = json.loads(cols["facts"][r]), json.loads(cols["facts"][r - 1])
         labels, prev_labels = json.loads(cols["labels"][r]), json.loads(cols["labels"][r - 1])
         goal = sorted(labels)[int(rng.integers(len(labels)))]
-        words.append(cot_words(make_cot(goal, goal, prev, cur, prev_labels[goal], labels[goal], rng)))
-    return words
+        mismatch = next(t for t in TASKS if TASKS[t].scene != TASKS[cur["task"]].scene)
+        for g, p, q in ((goal, prev_labels[goal], labels[goal]), (mismatch, 0.0, 0.0)):
+            text = make_cot(g, g, prev, cur, p, q, rng)
+            words.append(cot_words(text))
+            rejected += bool(verify_cot(text, prev, cur, q, goal_task=g))
+    return words, rejected
 
 
 def _plot(path: Path, stats: dict[str, Any], own: np.ndarray, counter: np.ndarray, words: list[int]) -> None:
@@ -96,7 +104,7 @@ def main(cfg: StatsConfig) -> dict[str, Any]:
     final_by_kind: dict[str, list[float]] = defaultdict(list)
     for e in episodes:
         final_by_kind[e["kind"]].append(last[e["index"]])
-    words = _cot_lengths(cols, cfg.cot_frames, np.random.default_rng(cfg.seed))
+    words, rejected = _cots(cols, cfg.cot_frames, np.random.default_rng(cfg.seed))
     stats = {
         "episodes": len(episodes), "frames": len(own),
         "episodes_per_kind": dict(Counter(e["kind"] for e in episodes)),
@@ -106,6 +114,7 @@ def main(cfg: StatsConfig) -> dict[str, Any]:
         "counterfactual_histogram": np.histogram(counter, bins=10, range=(0, 1))[0].tolist(),
         "cot_words": {"mean": round(float(np.mean(words)), 1), "min": int(min(words)), "max": int(max(words)),
                       "p50": float(np.percentile(words, 50)), "p95": float(np.percentile(words, 95))},
+        "cot_checked": len(words), "cot_rejected": rejected,
     }
     out = Path(cfg.out) if cfg.out else root / "stats"
     out.mkdir(parents=True, exist_ok=True)
@@ -117,5 +126,6 @@ def main(cfg: StatsConfig) -> dict[str, Any]:
     for kind, n in stats["episodes_per_kind"].items():
         table.add_row(kind, str(n), f"{stats['final_progress_per_kind'][kind]:.2f}")
     console.print(table)
-    console.print(f"CoT words: {stats['cot_words']}; {len(stats['episodes_per_task'])} tasks -> {out}")
+    console.print(f"CoT words: {stats['cot_words']}; verify_cot rejected {rejected} of {len(words)}; "
+                  f"{len(stats['episodes_per_task'])} tasks -> {out}")
     return stats
