@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import mujoco
 import numpy as np
 
 from sole.data.episode import Episode
@@ -35,19 +34,25 @@ FORWARD_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hove
 
 
 def project(env: TaskEnv, camera: str, points: dict[str, Any]) -> dict[str, Point]:
-    """World points -> (u, v, depth) in ``camera``'s displayed image (flipped cameras accounted for)."""
-    mw = env.unwrapped_metaworld
-    cid = mujoco.mj_name2id(mw.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-    pos, rot = mw.data.cam_xpos[cid], mw.data.cam_xmat[cid].reshape(3, 3)
+    """World points -> (u, v, depth) in ``camera``'s displayed image, for Meta-World's and our free cameras.
+
+    Uses the GL camera of the scene the env's renderer just drew (so it matches the image exactly, flips
+    included); the env has no public accessor for it yet, hence the private attribute.
+    """
+    env.render_camera(camera)
+    cam = env._renderer.scene.camera[0]  # noqa: SLF001 - see docstring
+    pos, forward, up = np.asarray(cam.pos), np.asarray(cam.forward), np.asarray(cam.up)
+    right = np.cross(forward, up)
     size = env.cfg.size
-    focal = (size / 2) / np.tan(np.deg2rad(mw.model.cam_fovy[cid]) / 2)
+    focal = (size / 2) * cam.frustum_near / cam.frustum_top  # square image: frustum half-width = half-height
     out = {}
     for name, p in points.items():
-        x, y, z = rot.T @ (np.asarray(p, float) - pos)  # camera frame: x right, y up, looking along -z
-        u, v = size / 2 + focal * x / -z, size / 2 - focal * y / -z
+        d = np.asarray(p, float) - pos
+        z = float(d @ forward)
+        u, v = size / 2 + focal * float(d @ right) / z, size / 2 - focal * float(d @ up) / z
         if camera in _UPSIDE_DOWN:
             u, v = size - 1 - u, size - 1 - v
-        out[name] = (float(u), float(v), float(-z))
+        out[name] = (float(u), float(v), z)
     return out
 
 

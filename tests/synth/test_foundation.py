@@ -13,12 +13,13 @@ def env():
     e.close()
 
 
-def test_projection_lands_on_the_rendered_object(env):
+@pytest.mark.parametrize("camera", ["workspace", "corner3"])  # a free camera and a flipped Meta-World camera
+def test_projection_lands_on_the_rendered_object(env, camera):
     env.reset(seed=0)
     facts = env.privileged().facts
-    u, v, z = project(env, "corner3", {"obj": facts.obj})["obj"]
+    u, v, z = project(env, camera, {"obj": facts.obj})["obj"]
     assert 0 <= u < 64 and 0 <= v < 64
-    depth = env.render_depth("corner3")
+    depth = env.render_depth(camera)
     assert abs(depth[int(round(v)), int(round(u))] - z) < 0.05  # the puck's pixel has the puck's depth
 
 
