@@ -295,6 +295,17 @@ def _clauses(think: str) -> tuple[str, list[str]]:
     return anchor, [c.strip() for c in re.split(r"[;.](?:\s+|$)", rest) if c.strip()]
 
 
+def _judge(think: str, ctx: Context) -> tuple[str, list[tuple[str, bool, bool]]]:
+    """The anchor, and per clause (text, is a progress claim, verified)."""
+    anchor, clauses = _clauses(think)
+    judged = []
+    for clause in ([anchor] if anchor else []) + clauses:
+        readings = _parse(clause)
+        ok = any(_agrees(CLAIMS[name].holds(ctx), slots) for name, slots in readings)
+        judged.append((clause, any(name == "progress" for name, _ in readings), ok))
+    return anchor, judged
+
+
 def verify_cot(text: str, facts_prev: dict[str, Any], facts_cur: dict[str, Any], progress: float, *,
                goal_task: str | None = None) -> list[str]:
     """Claims in ``text`` that the facts do not support (empty: every claim checks out).
@@ -309,16 +320,26 @@ def verify_cot(text: str, facts_prev: dict[str, Any], facts_cur: dict[str, Any],
     errors = []
     if int(m.group("n")) != round(100 * ctx.progress):
         errors.append(f"answer {m.group('n')}% but the progress is {round(100 * ctx.progress)}%")
-    anchor, clauses = _clauses(m.group("think"))
-    for clause in ([anchor] if anchor else []) + clauses:
-        readings = _parse(clause)
-        if not readings:
-            errors.append(f"unverifiable clause: {clause!r}")
-        elif not any(_agrees(CLAIMS[name].holds(ctx), slots) for name, slots in readings):
-            errors.append(f"false claim: {clause!r}")
+    anchor, judged = _judge(m.group("think"), ctx)
+    errors += [f"{'false' if _parse(c) else 'unverifiable'} claim: {c!r}" for c, _, ok in judged if not ok]
     if not anchor:
         errors.append("no time anchor (t=N:)")
     return errors
+
+
+def cot_fact_accuracy(text: str, facts_prev: dict[str, Any], facts_cur: dict[str, Any], progress: float, *,
+                      goal_task: str | None = None) -> float:
+    """Share of the reasoning's non-progress clauses that the facts verify (0 for a malformed completion).
+
+    For scoring generated reasoning (e.g. a GRPO reward): the progress number is judged separately, so claims of
+    progress are left out here; ``progress`` is the true label, which claims like "the goal is reached" need.
+    """
+    m = THINK_RE.match(text.strip())
+    if m is None:
+        return 0.0
+    ctx = _context(goal_task or facts_cur.get("task", ""), facts_prev, facts_cur, progress)
+    facts = [ok for _, is_progress, ok in _judge(m.group("think"), ctx)[1] if not is_progress]
+    return float(np.mean(facts)) if facts else 0.0
 
 
 def cot_words(text: str) -> int:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sole.envs.sim import make_env
-from sole.synth.cot import cot_words, make_cot, relation, verify_cot
+from sole.synth.cot import cot_fact_accuracy, cot_words, make_cot, relation, verify_cot
 from sole.synth.rollouts import rollout
 
 
@@ -91,3 +91,14 @@ def test_every_synthesized_cot_verifies_for_own_opposite_and_mismatched_goals(ep
                 words.append(cot_words(text))
                 n += 1
     assert n > 300 and 20 <= np.median(words) <= 45
+
+
+def test_fact_accuracy_counts_verified_clauses_and_ignores_the_progress_number():
+    text = _cots(n=1)[0]
+    assert cot_fact_accuracy(text, PREV, CUR, 0.18) == 1.0
+    wrong_answer = re.sub(r"\d+%", "90%", text)
+    assert cot_fact_accuracy(wrong_answer, PREV, CUR, 0.18) == 1.0  # the number is judged elsewhere
+    n_clauses = text.count(";") + 2  # anchor + clauses before the progress sentence
+    one_wrong = text.replace("3 cm", "5 cm")
+    assert cot_fact_accuracy(one_wrong, PREV, CUR, 0.18) == pytest.approx(1 - 1 / n_clauses)
+    assert cot_fact_accuracy("no idea", PREV, CUR, 0.18) == 0.0
