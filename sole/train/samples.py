@@ -4,9 +4,7 @@ What a sample teaches, and why:
 
 - **Goal mix.** The own task's goal most of the time; a *counterfactual* goal of the same scene some of the time
   (window-open on a window-close video, whose label falls), so the verb matters; a *mismatched* goal of another
-  scene otherwise, label 0, so the object matters. Which counterfactual goals may be used is a choice:
-  ``cf_goals="train"`` keeps to the training tasks (a held-out task's goal is never seen, the strict fold
-  protocol), ``"scene"`` uses every goal sharing the scene.
+  scene otherwise, label 0, so the object matters. Which counterfactual goals are allowed: `SampleConfig`.
 - **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
 - **Previous frame and prior.** The previous frame is ``t - k``, ``k`` uniform in ``1..max_gap`` (dense and
   subsampled querying alike), and the prior is the label at ``t - k`` plus noise, or for a share of samples a
@@ -81,8 +79,11 @@ class SampleConfig:
     """Share of samples whose goal is the episode's own task."""
     p_counterfactual: float = 0.2
     """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
-    cf_goals: Literal["train", "scene"] = "train"
-    """Counterfactual goals allowed: only training tasks (strict held-out folds) or every goal of the scene."""
+    cf_goals: Literal["train", "scene"] = "scene"
+    """Counterfactual goals allowed: every goal of the scene, or only training tasks. Siblings sit in opposite
+    folds, so within one fold "train" leaves no counterfactual goal at all: the verb is then never contrasted on
+    one scene. "scene" teaches a fold model the held-out sibling's goal on the training task's videos (its
+    progress falls there), but never shows a video of the held-out task being done."""
     max_gap: int = 10
     """The previous frame is t-k with k uniform in 1..max_gap."""
     prior_noise: float = 0.15

@@ -26,7 +26,7 @@ from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
-from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs, train_goals
+from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs
 
 console = Console()
 
@@ -100,13 +100,11 @@ def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: 
     return {"progress_l1": (model.progress(h) - target).abs().mean(), "text_ce": ce}
 
 
-def fit_tokenizer(sampler: Sampler, n: int, rng: np.random.Generator) -> WordTokenizer:
+def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator) -> tuple[WordTokenizer, list[str]]:
+    """The CoT tokenizer and the goal words, from ``n`` drawn queries: exactly the text training will show."""
     examples = sampler.batch(n)
-    return WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples)
-
-
-def all_goals(tasks: tuple[str, ...], held_out: int) -> list[str]:
-    return [g for t in tasks for g in train_goals(t, held_out)]
+    tokenizer = WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples)
+    return tokenizer, new_goal_vocab([e.goal for e in examples])
 
 
 def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
@@ -142,16 +140,14 @@ def _progress_bar() -> Progress:
 # ----------------------------------------------------------------------------------------------- training
 
 
-def build_or_resume(cfg: SFTConfig, tasks: tuple[str, ...], sampler: Sampler,
+def build_or_resume(cfg: SFTConfig, sampler: Sampler,
                     rng: np.random.Generator) -> tuple[CompactModel, torch.optim.Optimizer, int]:
     last = Path(cfg.out) / "last"
     if (last / "config.json").is_file():
         model = CompactModel.from_pretrained(last).train()
         step = json.loads((last / "config.json").read_text())["step"]
     else:
-        tokenizer = fit_tokenizer(sampler, cfg.corpus, rng)
-        goal_vocab = new_goal_vocab(all_goals(tasks, cfg.sample.held_out_goal))
-        model, step = CompactModel.build(cfg.model, tokenizer, goal_vocab), 0
+        model, step = CompactModel.build(cfg.model, *fit_vocabularies(sampler, cfg.corpus, rng)), 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if step > 0:
         load_optimizer(opt, last)
@@ -188,7 +184,7 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     rng = np.random.default_rng(cfg.seed)
     sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
-    model, opt, start = build_or_resume(cfg, tasks, sampler, rng)
+    model, opt, start = build_or_resume(cfg, sampler, rng)
     # a resumed run draws a fresh, still deterministic, sample stream
     sampler.rng, rng = np.random.default_rng([cfg.seed, start]), np.random.default_rng([cfg.seed, start, 1])
     console.print(f"sft: {len(train_eps)} train / {len(val_eps)} val episodes, {len(tasks)} tasks, "
