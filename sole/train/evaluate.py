@@ -37,7 +37,7 @@ class EvalSpec:
     think_episodes: int = 4
     """Episodes also read with reasoning on (slow: one decoded completion per step)."""
     max_episodes: int = 0
-    """Cap on episodes per metric (0: all)."""
+    """Cap on episodes, evenly spread (0: all)."""
 
 
 HACK_KINDS = ("hover", "near-miss")
@@ -73,7 +73,10 @@ def curves(reasoner: Reasoner, episodes: list[Episode], goals: list[str], *, thi
 
 
 def _cap(items: list[Episode], n: int) -> list[Episode]:
-    return items[:n] if n > 0 else items
+    """At most ``n`` episodes, evenly spread over the list (so every task and kind keeps a share)."""
+    if n <= 0 or len(items) <= n:
+        return items
+    return [items[int(i * len(items) / n)] for i in range(n)]
 
 
 def grounding(reasoner: Reasoner, experts: list[Episode], correct: list[float], spec: EvalSpec) -> dict[str, float]:
