@@ -72,3 +72,13 @@ def test_counterfactual_rule_and_unknown_kind():
     assert list(counterfactual_labels("reach", np.zeros(2), np.zeros(2))) == ["reach"]
     with pytest.raises(ValueError, match="valid kinds"):
         rollout(None, "teleport", seed=0)  # type: ignore[arg-type]
+
+
+def test_expert_holds_once_solved_where_the_raw_expert_undoes_its_success():
+    env = make_env("faucet-open")  # the scripted expert turns the faucet past its goal after solving it
+    try:
+        ep = rollout(env, "expert", seed=0)
+    finally:
+        env.close()
+    own = ep.labels["faucet-open"]
+    assert ep.success and own[-1] >= 0.95 and own.max() >= 0.95
