@@ -29,7 +29,7 @@ console = Console()
 class StatsConfig:
     """Summarise a synthesized dataset (one split folder, e.g. data/synth-all/train)."""
 
-    root: str = "data/synth-all/train"
+    root: str = "data/synth"
     """Dataset folder (holds meta/, data/, shards/), or a `sole synth` output folder (its train split)."""
     out: str | None = None
     """Where stats.json and stats.png go (default: <root>/stats)."""
