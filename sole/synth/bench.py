@@ -42,6 +42,8 @@ class BenchConfig:
     """Env steps per episode (the protocol's 200); fewer only for quick tests."""
     workers: tuple[int, ...] = (1, 2)
     """Worker counts for the scaling measurement (empty: skip it)."""
+    scaling_episodes: int = 8
+    """Episodes per task for the scaling measurement (more amortise the pool's start-up, which is included)."""
     out: str = "out/bench_synth.json"
     """Where the results go (JSON)."""
 
@@ -79,8 +81,9 @@ def synth(task: str, episodes: int, size: int, root: Path, steps: int = ENV_STEP
 def worker_scaling(cfg: BenchConfig, tmp: Path) -> dict[int, float]:
     """Episodes/s of `sole synth` per worker count (shards of 2 episodes so both workers stay busy)."""
     rates = {}
-    half = cfg.episodes // 2
-    base = pipeline.SynthConfig(tasks=cfg.tasks, mix=f"expert={half},noisy={cfg.episodes - half}", eval_per_kind=0,
+    half = cfg.scaling_episodes // 2
+    mix = f"expert={half},noisy={cfg.scaling_episodes - half}"
+    base = pipeline.SynthConfig(tasks=cfg.tasks, mix=mix, eval_per_kind=0,
                                 shard_size=2, size=cfg.size, env_steps=cfg.env_steps)
     for w in cfg.workers:
         start = time.perf_counter()
