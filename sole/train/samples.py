@@ -31,9 +31,9 @@ from sole.models.compact import Inputs, stack_frames
 
 @dataclass(frozen=True)
 class DataConfig:
-    root: str = "data/synth-all/train"
+    root: str = "data/synth-v2/train"
     """Dataset written by `sole synth` (its training split)."""
-    val: str = "data/synth-all/eval"
+    val: str = "data/synth-v2/eval"
     """Held-out episodes of the same tasks for validation (the synthesis eval split); empty: hold out every
     ``val_every``-th episode of each task from ``root`` instead."""
     tasks: str = "fold-a"
@@ -79,11 +79,12 @@ class SampleConfig:
     """Share of samples whose goal is the episode's own task."""
     p_counterfactual: float = 0.2
     """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
-    cf_goals: Literal["train", "scene"] = "scene"
-    """Counterfactual goals allowed: every goal of the scene, or only training tasks. Siblings sit in opposite
-    folds, so within one fold "train" leaves no counterfactual goal at all: the verb is then never contrasted on
-    one scene. "scene" teaches a fold model the held-out sibling's goal on the training task's videos (its
-    progress falls there), but never shows a video of the held-out task being done."""
+    cf_goals: Literal["train", "scene"] = "train"
+    """Counterfactual goals allowed: only the training tasks' goals, or every goal of the scene. "scene" leaks a
+    held-out task into a fold model: reversed and undo videos of its sibling show the held-out task being done
+    (a drawer closing in a reversed drawer-open video) and would be labelled for its goal. Siblings sit in
+    opposite folds, so under "train" a fold model sees no counterfactual goal at all; for the model trained on
+    all tasks the two are the same."""
     max_gap: int = 10
     """The previous frame is t-k with k uniform in 1..max_gap."""
     prior_noise: float = 0.15

@@ -41,7 +41,7 @@ class SFTConfig:
     """Model shape (vocabulary sizes are filled in from the data)."""
     sample: SampleConfig = field(default_factory=SampleConfig)
     """How training queries are drawn."""
-    steps: int = 8000
+    steps: int = 5000
     """Optimizer steps."""
     batch_size: int = 64
     """Queries per step (all train the progress head)."""
