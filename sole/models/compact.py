@@ -22,7 +22,7 @@ training config) and ``tokenizer.json`` (CoT vocabulary and goal words).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,10 @@ class ViewEncoder(nn.Module):
         return F.gelu(self.proj(x.flatten(1)))  # (B, d_model)
 
 
-def progress_features(p: torch.Tensor, n: int = 8) -> torch.Tensor:
+PROGRESS_FREQS = 8
+
+
+def progress_features(p: torch.Tensor, n: int = PROGRESS_FREQS) -> torch.Tensor:
     """Fourier features of progress in [-1, 1]: (B,) -> (B, 2n + 1)."""
     k = torch.arange(1, n + 1, dtype=p.dtype, device=p.device) * torch.pi / 2
     return torch.cat([p[:, None], torch.sin(p[:, None] * k), torch.cos(p[:, None] * k)], dim=-1)
@@ -161,7 +164,7 @@ class CompactModel(nn.Module):
         self.goal_text = GoalText()
         self.goal = GoalEncoder(cfg)
         self.views = nn.ModuleDict({v: ViewEncoder(cfg) for v in cfg.views})
-        n_in = cfg.d_model * len(cfg.views) + cfg.d_goal + 17
+        n_in = cfg.d_model * len(cfg.views) + cfg.d_goal + 2 * PROGRESS_FREQS + 1
         self.fuse = nn.Sequential(nn.Linear(n_in, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model),
                                   nn.GELU())
         self.head = nn.Linear(cfg.d_model, 1)
@@ -174,8 +177,6 @@ class CompactModel(nn.Module):
     @classmethod
     def build(cls, cfg: CompactConfig, tokenizer: WordTokenizer, goal_vocab: list[str]) -> CompactModel:
         """A fresh model whose vocabulary sizes come from ``tokenizer`` and ``goal_vocab``."""
-        from dataclasses import replace
-
         return cls(replace(cfg, vocab_size=len(tokenizer), goal_vocab_size=len(goal_vocab)), tokenizer, goal_vocab)
 
     # ------------------------------------------------------------------ encoding
