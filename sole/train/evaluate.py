@@ -11,9 +11,10 @@ back, as in RL. Metrics (`sole.eval.metrics`):
   correct goal ends higher (language grounding);
 - ``hack/pair_acc``: per task, the share of (expert, hacking look-alike) episode pairs whose expert ends higher
   under the own goal (look-alikes: hover, near-miss), averaged over tasks;
-- ``think/format``, ``think/mae``, ``think/facts``: on a few episodes read with reasoning on, the share of answers
-  that parse, the answers' error (the text decoder's own numbers, not the fast head) and the share of
-  completions whose every claim checks against the facts (`sole.synth.cot.verify_cot`).
+- ``think/format``, ``think/mae``, ``think/facts``, ``think/hack_pair_acc``: on ``think_episodes`` of the
+  episodes (evenly spread) read with reasoning on (every 10th frame), the share of answers that parse, the answers' error (the
+  text decoder's own numbers, not the fast head), the share of completions whose every claim checks against
+  the facts (`sole.synth.cot.verify_cot`) and the hacking-pair accuracy of the final answers.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> 
     errs = [abs(s.progress - ep.label(ep.task)[t]) for j, ep in zip(judged, episodes, strict=True) for t, s in j.steps]
     facts_ok = [not fact_errors(ep, ep.task, prev, t, s.text) for j, ep in zip(judged, episodes, strict=True)
                 for (prev, _), (t, s) in zip([(0, None)] + j.steps[:-1], j.steps, strict=True)]
+    finals = [j.progress for j in judged]
     return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
-            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts_ok))}
+            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts_ok)),
+            "think/hack_pair_acc": hack_pair_accuracy(episodes, finals)}
 
 
 def fact_errors(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> list[str]:
@@ -140,7 +143,7 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
         out["voc"] = float(np.mean([voc(own[i], (first_success(eps[i]) or len(eps[i]) - 1) + 1) for i in experts]))
         out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
     if spec.think_episodes > 0:
-        out |= think_stats(reasoner, eps[: spec.think_episodes], spec)
+        out |= think_stats(reasoner, _cap(eps, spec.think_episodes), spec)
     return out
 
 

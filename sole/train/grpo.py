@@ -71,8 +71,8 @@ class GRPOConfig:
     w_facts: float = 0.5
     eval_episodes: int = 40
     """Validation episodes in the before/after comparison."""
-    think_episodes: int = 12
-    """Of those, episodes read with reasoning on (the metrics GRPO can change)."""
+    think_episodes: int = 40
+    """Of those, episodes read with reasoning on (the metrics GRPO can change: it trains only the decoder)."""
     threads: int = 1
     seed: int = 0
 
