@@ -12,9 +12,10 @@ back, as in RL. Metrics (`sole.eval.metrics`):
 - ``hack/pair_acc``: per task, the share of (expert, hacking look-alike) episode pairs whose expert ends higher
   under the own goal (look-alikes: hover, near-miss), averaged over tasks;
 - ``think/format``, ``think/mae``, ``think/facts``, ``think/hack_pair_acc``: on ``think_episodes`` of the
-  episodes (evenly spread) read with reasoning on (every 10th frame), the share of answers that parse, the answers' error (the
-  text decoder's own numbers, not the fast head), the share of completions whose every claim checks against
-  the facts (`sole.synth.cot.verify_cot`) and the hacking-pair accuracy of the final answers.
+  episodes (evenly spread) read with reasoning on (every 10th frame), the share of answers that parse, the
+  answers' error (the text decoder's own numbers, not the fast head), the share of completions whose every
+  claim checks against the facts (`sole.synth.cot.verify_cot`) and the hacking-pair accuracy of the final
+  answers.
 """
 
 from __future__ import annotations
