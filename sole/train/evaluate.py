@@ -13,9 +13,9 @@ back, as in RL. Metrics (`sole.eval.metrics`):
   under the own goal (look-alikes: hover, near-miss), averaged over tasks;
 - ``think/format``, ``think/mae``, ``think/facts``, ``think/hack_pair_acc``: on ``think_episodes`` of the
   episodes (evenly spread) read with reasoning on (every 10th frame), the share of answers that parse, the
-  answers' error (the text decoder's own numbers, not the fast head), the share of completions whose every
-  claim checks against the facts (`sole.synth.cot.verify_cot`) and the hacking-pair accuracy of the final
-  answers.
+  answers' error (the text decoder's own numbers, not the fast head), the share of claims (other than
+  progress) that check against the facts (`sole.synth.cot.cot_fact_accuracy`) and the hacking-pair accuracy
+  of the final answers.
 """
 
 from __future__ import annotations
@@ -104,20 +104,20 @@ def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> 
     judged = reason(reasoner, clips, goals, think=True, stride=max(spec.stride, 10))
     texts = [s.text for j in judged for _, s in j.steps]
     errs = [abs(s.progress - ep.label(ep.task)[t]) for j, ep in zip(judged, episodes, strict=True) for t, s in j.steps]
-    facts_ok = [not fact_errors(ep, ep.task, prev, t, s.text) for j, ep in zip(judged, episodes, strict=True)
-                for (prev, _), (t, s) in zip([(0, None)] + j.steps[:-1], j.steps, strict=True)]
+    facts = [fact_accuracy(ep, ep.task, prev, t, s.text) for j, ep in zip(judged, episodes, strict=True)
+             for (prev, _), (t, s) in zip([(0, None)] + j.steps[:-1], j.steps, strict=True)]
     finals = [j.progress for j in judged]
     return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
-            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts_ok)),
+            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts)),
             "think/hack_pair_acc": hack_pair_accuracy(episodes, finals)}
 
 
-def fact_errors(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> list[str]:
-    """Claims of a completion about frames ``prev`` -> ``t`` of ``ep`` that its facts do not support."""
-    from sole.synth.cot import verify_cot
+def fact_accuracy(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> float:
+    """Share of a completion's non-progress claims about frames ``prev`` -> ``t`` of ``ep`` that its facts verify."""
+    from sole.synth.cot import cot_fact_accuracy
 
     facts_prev, facts_cur = ({**ep.facts[i], "task": ep.task} for i in (prev, t))
-    return verify_cot(text, facts_prev, facts_cur, float(ep.label(goal_task)[t]), goal_task=goal_task)
+    return cot_fact_accuracy(text, facts_prev, facts_cur, float(ep.label(goal_task)[t]), goal_task=goal_task)
 
 
 def hack_pair_accuracy(episodes: list[Episode], finals: list[float]) -> float:

@@ -4,7 +4,8 @@ Per query (drawn as in SFT) the decoder samples G completions; each is rewarded 
 
 - progress accuracy ``1 - |answer - label|`` (0 when no answer parses),
 - answer-format validity (``<think>...</think><answer>N%</answer>``),
-- fact accuracy: ``1 - 0.25 * (claims the facts do not support)``, floored at 0 (`sole.synth.cot.verify_cot`),
+- fact accuracy: the share of the reasoning's claims (other than progress) that the facts verify
+  (`sole.synth.cot.cot_fact_accuracy`),
 
 summed with weights. Advantages are normalised within each group of G; the loss is the clipped-ratio surrogate
 over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT model. Only the text decoder is
@@ -30,7 +31,7 @@ from sole.data.episode import Episode
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner
 from sole.synth.cot import THINK_RE
-from sole.train.evaluate import EvalSpec, evaluate, fact_errors
+from sole.train.evaluate import EvalSpec, evaluate, fact_accuracy
 from sole.train.samples import DataConfig, Example, SampleConfig, Sampler, load_split, to_inputs
 from sole.train.sft import SFTConfig, lr_at
 
@@ -93,8 +94,7 @@ def rewards(cfg: GRPOConfig, texts: list[str], examples: list[Example],
         answer = parse_answer(text, float("nan"))
         acc.append(0.0 if np.isnan(answer) else 1.0 - abs(answer - ex.progress))
         fmt.append(float(THINK_RE.match(text.strip()) is not None))
-        errors = fact_errors(episodes[ex.episode], ex.goal_task, ex.prev, ex.t, text)
-        facts.append(max(0.0, 1.0 - 0.25 * len(errors)))
+        facts.append(fact_accuracy(episodes[ex.episode], ex.goal_task, ex.prev, ex.t, text))
     parts = {"accuracy": np.array(acc), "format": np.array(fmt), "facts": np.array(facts)}
     parts["total"] = cfg.w_accuracy * parts["accuracy"] + cfg.w_format * parts["format"] + cfg.w_facts * parts["facts"]
     return parts
