@@ -10,13 +10,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import imageio.v3 as iio
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from sole.video import write_mp4  # noqa: E402
 
 PANEL = 256
 """Displayed size of each camera view in pixels."""
@@ -81,13 +82,10 @@ def annotated_frames(frames: dict[str, np.ndarray], curves: dict[str, np.ndarray
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 10) -> Path:
     """Write uint8 (T, H, W, 3) frames as H.264 mp4 (even sizes are padded for the codec)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
-    iio.imwrite(path, frames, fps=fps, codec="libx264", plugin="pyav")
-    return path
+    return write_mp4(path, frames, fps)
 
 
 def contact_sheet(frames: np.ndarray, n: int = 6) -> np.ndarray:

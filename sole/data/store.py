@@ -29,17 +29,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import imageio_ffmpeg
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
+from sole.video import write_mp4
 
 FPS = 40
 """Frames per second of the stored videos: one frame per agent step of 2 env steps of 12.5 ms."""
-CODEC = "libx264"
 CHUNK = "chunk-000"
 STATE_NAMES = ["x", "y", "z", "gripper"]
 ACTION_NAMES = ["dx", "dy", "dz", "grip"]
@@ -140,19 +139,7 @@ def _episode_table(episodes: list[Episode], first_index: list[int], shard: int, 
 
 
 def _write_video(path: Path, frames: np.ndarray) -> None:
-    """H.264 mp4 of uint8 (N, H, W, 3) frames; single-threaded and bit-exact so the bytes are reproducible.
-
-    Encoded by imageio-ffmpeg's ffmpeg in a subprocess, not PyAV: PyAV's bundled libdrm breaks MuJoCo's EGL
-    rendering in any process that imports it (measured: every later `mujoco.Renderer` fails).
-    """
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (frames.shape[2], frames.shape[1]), fps=FPS, codec=CODEC, quality=None, macro_block_size=1,
-        output_params=["-crf", "18", "-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-                       "-map_metadata", "-1", "-f", "mp4"])
-    writer.send(None)
-    for img in frames:
-        writer.send(np.ascontiguousarray(img))
-    writer.close()
+    write_mp4(path, frames, fps=FPS)
 
 
 def _episode_record(ep: Episode) -> dict[str, Any]:

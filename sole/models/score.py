@@ -18,6 +18,7 @@ from rich.table import Table
 
 from sole.models.base import Clip, reason
 from sole.models.registry import load_reasoner
+from sole.video import read_mp4
 
 console = Console()
 
@@ -44,13 +45,11 @@ class ScoreConfig:
 
 def read_video(path: str | Path, size: int) -> np.ndarray:
     """All frames of a video as uint8 (T, size, size, 3), with a clear error for missing or unreadable files."""
-    import imageio.v3 as iio
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no video file at {path}")
     try:
-        frames = iio.imread(path, plugin="pyav")
+        frames = read_mp4(path)
     except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file to the user
         raise ValueError(f"cannot read video {path}: {type(err).__name__}: {err}") from None
     frames = np.asarray(frames)

@@ -1,10 +1,10 @@
 import json
 
-import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from sole.models.score import ScoreConfig, main, to_uint8_frames
+from sole.video import write_mp4
 
 
 @pytest.fixture
@@ -14,8 +14,7 @@ def ckpt(tiny_checkpoint):
 
 def write_video(path, n=6, size=48, seed=0):
     rng = np.random.default_rng(seed)
-    iio.imwrite(path, rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), plugin="pyav", codec="libx264",
-                fps=10)
+    write_mp4(path, rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), fps=10)
     return str(path)
 
 
