@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from sole.models.base import Query, Reasoner
+from sole.models.compact import CompactReasoner
 from sole.models.registry import load_reasoner
 
 console = Console()
@@ -38,8 +38,8 @@ class BenchConfig:
     steps: int = 100
     """Streaming steps measured per mode."""
     threads: int = 1
-    """Torch CPU threads. On a 2-core machine shared with other jobs one thread is far faster than two (measured
-    1554 vs 334 queries/s batched, 2.2 vs 237 ms a streaming step, at load average 3.5-4.6)."""
+    """Torch CPU threads while judging. On a 2-core machine shared with other jobs one thread is far faster than
+    two (measured 1554 vs 334 queries/s batched, 2.2 vs 237 ms a streaming step, at load average 3.5-4.6)."""
     size: int = 64
     """Frame size."""
     out: str = "runs/bench-score.json"
@@ -68,8 +68,9 @@ def streaming_ms(reasoner: Reasoner, queries: list[Query], think: bool) -> dict[
 
 
 def main(cfg: BenchConfig) -> dict[str, Any]:
-    torch.set_num_threads(cfg.threads)
     reasoner = load_reasoner(cfg.model)
+    if isinstance(reasoner, CompactReasoner):
+        reasoner.threads = cfg.threads
     queries = random_queries(cfg.batch, reasoner.views, cfg.size)
     reasoner.judge(queries[:64], think=False)  # warm-up
     t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def main(cfg: BenchConfig) -> dict[str, Any]:
     result = {"config": asdict(cfg), "batched_queries_per_s": batched,
               "stream_no_think": streaming_ms(reasoner, queries[: cfg.steps], think=False),
               "stream_think": streaming_ms(reasoner, queries[: cfg.steps], think=True),
-              "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+              "machine": {"cpus": os.cpu_count(), "torch_threads": cfg.threads,
                           "load_avg_1m": os.getloadavg()[0]}}
     table = Table(title=f"sole bench score ({cfg.model}, {cfg.threads} threads, load {os.getloadavg()[0]:.1f})")
     for col in ("measure", "value"):

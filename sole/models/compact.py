@@ -322,15 +322,30 @@ def queries_to_inputs(queries: list[Query], views: tuple[str, ...]) -> Inputs:
 
 
 class CompactReasoner:
-    """`Reasoner` over a `CompactModel`: batched, stateless per query (streaming is O(1) by the contract)."""
+    """`Reasoner` over a `CompactModel`: batched, stateless per query (streaming is O(1) by the contract).
 
-    def __init__(self, model: CompactModel, batch_size: int = 256):
+    ``threads``: torch threads while judging (the caller's setting is restored afterwards; None keeps it). One
+    by default: on a 2-core machine shared with an RL learner or other jobs, one thread measured 4.6x faster
+    batched and 100x faster per streaming step than two (`sole bench score`).
+    """
+
+    def __init__(self, model: CompactModel, batch_size: int = 256, threads: int | None = 1):
         self.model = model.eval()
         self.views = tuple(model.cfg.views)
         self.batch_size = batch_size
+        self.threads = threads
+
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._judge(queries, think)
+        finally:
+            torch.set_num_threads(before)
 
     @torch.inference_mode()
-    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+    def _judge(self, queries: list[Query], think: bool) -> list[Step]:
         steps: list[Step] = []
         for lo in range(0, len(queries), self.batch_size):
             chunk = queries[lo: lo + self.batch_size]

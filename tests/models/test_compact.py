@@ -113,3 +113,11 @@ def test_difference_channels_fold_exactly(model):
     folded = torch.nn.functional.conv2d(x, w / 127.5, enc.convs[0].bias - w.sum((1, 2, 3)))  # no padding
     direct = torch.nn.functional.conv2d(x15, enc.convs[0].weight, enc.convs[0].bias)
     torch.testing.assert_close(folded, direct, atol=1e-4, rtol=1e-4)
+
+
+def test_judge_restores_the_callers_thread_count(model):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    CompactReasoner(model, threads=1).judge(queries(1), think=False)
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(before)
