@@ -7,8 +7,9 @@ reasoners to read them step by step:
 - the **held-out** model: the fold model that never saw the task in training (the honest zero-shot number);
 - the **default** model: trained on all 50 tasks (what `sole score` uses).
 
-The report shows each video with both progress curves, the true progress label, and the held-out model's
-reasoning at every step.
+The report shows each video with both models' progress (the fast progress head: the value an RL agent gets as
+its reward), the true progress label, and the held-out model's written reasoning at every step (which ends on its
+own answer).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rich.table import Table
 from sole.envs.sim import make_env
 from sole.envs.tasks import get_task, held_out_fold, resolve_tasks
 from sole.eval.report import Section, write_report
-from sole.models.base import Clip, reason
+from sole.models.base import Clip, Reasoner, reason
 from sole.synth.rollouts import ENV_STEPS, check_kinds, rollout
 from sole.viz import annotated_frames, write_video
 
@@ -48,14 +49,23 @@ class DemoConfig:
     """Env steps per episode (the RL protocol's 200); fewer only for quick checks."""
 
 
-def _score(spec: str, clip: Clip, goal: str, cache: dict) -> tuple[np.ndarray, list[str]]:
+def _reasoner(spec: str, cache: dict) -> Reasoner:
     from sole.models.registry import load_reasoner
 
     if spec not in cache:
         cache[spec] = load_reasoner(spec)
-    judged = reason(cache[spec], [clip], [goal], think=True)[0]
-    texts = [""] + [step.text for _, step in judged.steps]
-    return judged.per_frame, texts
+    return cache[spec]
+
+
+def _progress(spec: str, clip: Clip, goal: str, cache: dict) -> np.ndarray:
+    """Per-frame progress from the fast head: the value an RL agent gets as reward."""
+    return reason(_reasoner(spec, cache), [clip], [goal], think=False)[0].per_frame
+
+
+def _reasoning(spec: str, clip: Clip, goal: str, cache: dict) -> list[str]:
+    """The written reasoning at every frame (empty at frame 0, which is never queried)."""
+    judged = reason(_reasoner(spec, cache), [clip], [goal], think=True)[0]
+    return [""] + [step.text for _, step in judged.steps]
 
 
 def run_episode(task: str, kind: str, cfg: DemoConfig, models: dict, out: Path) -> dict:
@@ -67,8 +77,8 @@ def run_episode(task: str, kind: str, cfg: DemoConfig, models: dict, out: Path) 
     goal = get_task(task).goals[0]
     clip = Clip(ep.frames)
     held_spec = f"compact:fold-{held_out_fold(task)}" if cfg.held_out_model == "held-out" else cfg.held_out_model
-    held, texts = _score(held_spec, clip, goal, models)
-    default, _ = _score(cfg.default_model, clip, goal, models)
+    held, texts = _progress(held_spec, clip, goal, models), _reasoning(held_spec, clip, goal, models)
+    default = _progress(cfg.default_model, clip, goal, models)
     true = ep.label(task)
     video = annotated_frames(ep.frames, {"true": true, "held-out model": held, "default model": default},
                              texts=texts, title=f"{task} / {kind}: '{goal}'")
