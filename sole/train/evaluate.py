@@ -20,7 +20,9 @@ back, as in RL. Metrics (`sole.eval.metrics`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -154,3 +156,47 @@ def per_task(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
     no_think = EvalSpec(goal_index=spec.goal_index, stride=spec.stride, think_episodes=0,
                         max_episodes=spec.max_episodes)
     return {t: evaluate(reasoner, [e for e in episodes if e.task == t], no_think) for t in tasks}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluate reasoners on a synthesized split (``python -m sole.train.evaluate``)."""
+
+    models: tuple[str, ...] = ("compact:fold-a",)
+    """Reasoner specs or checkpoint directories, compared side by side on the same episodes."""
+    data: str = "data/synth-v2/eval"
+    """Dataset root."""
+    tasks: str = "fold-b"
+    """Tasks whose episodes are read."""
+    spec: EvalSpec = field(default_factory=lambda: EvalSpec(think_episodes=40))
+    """What is measured."""
+    out: str = "runs/evaluate.json"
+    """Results JSON."""
+
+
+def main(cfg: EvalConfig) -> dict[str, dict[str, float]]:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sole.envs.tasks import resolve_tasks
+    from sole.models.registry import load_reasoner
+    from sole.train.samples import read_episodes
+
+    episodes = read_episodes(cfg.data, resolve_tasks(cfg.tasks))
+    results = {m: evaluate(load_reasoner(m), episodes, cfg.spec) for m in cfg.models}
+    table = Table(title=f"{cfg.tasks} of {cfg.data}, goal paraphrase {cfg.spec.goal_index}")
+    table.add_column("metric")
+    for m in cfg.models:
+        table.add_column(m, justify="right")
+    for key in next(iter(results.values())):
+        table.add_row(key, *(f"{results[m].get(key, float('nan')):.3f}" for m in cfg.models))
+    Console().print(table)
+    Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(cfg.out).write_text(json.dumps({"config": asdict(cfg), "results": results}, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(EvalConfig))

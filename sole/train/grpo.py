@@ -28,11 +28,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sole.data.episode import Episode
+from sole.envs.tasks import resolve_tasks
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner
 from sole.synth.cot import THINK_RE
 from sole.train.evaluate import EvalSpec, evaluate, fact_accuracy
-from sole.train.samples import DataConfig, Example, SampleConfig, Sampler, load_split, to_inputs
+from sole.train.samples import DataConfig, Example, SampleConfig, Sampler, load_split, read_episodes, to_inputs
 from sole.train.sft import SFTConfig, lr_at
 
 console = Console()
@@ -70,6 +71,9 @@ class GRPOConfig:
     w_accuracy: float = 1.0
     w_format: float = 0.5
     w_facts: float = 0.5
+    eval_tasks: str = ""
+    """Tasks whose episodes of the validation set (``data.val``) form the before/after comparison; empty: the
+    training tasks. Give the other fold for a comparison on tasks neither model trained on."""
     eval_episodes: int = 40
     """Validation episodes in the before/after comparison."""
     think_episodes: int = 40
@@ -155,7 +159,8 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     split = load_split(cfg.data)
-    return train(cfg, split.tasks, split.train, split.val)
+    val = read_episodes(cfg.data.val, resolve_tasks(cfg.eval_tasks)) if cfg.eval_tasks else split.val
+    return train(cfg, split.tasks, split.train, val)
 
 
 def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:

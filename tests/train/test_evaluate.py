@@ -37,3 +37,24 @@ def test_unrelated_task_is_another_scene():
 def test_empty():
     with pytest.raises(ValueError, match="no episodes"):
         evaluate(ReadsTheSquare(), [])
+
+
+def test_main_compares_models_on_a_written_split(episodes, tmp_path):
+    import json
+
+    import torch
+
+    from sole.data.store import write_shard
+    from sole.models.compact import CompactConfig, CompactModel, new_goal_vocab
+    from sole.models.tokenizer import WordTokenizer
+    from sole.train.evaluate import EvalConfig, main
+
+    eps = [e for e in episodes if e.task == "window-close"]
+    write_shard(tmp_path / "eval", 0, eps, [i * len(eps[0]) for i in range(len(eps))])
+    torch.manual_seed(0)
+    ck = CompactModel.build(CompactConfig.tiny(), WordTokenizer.fit(["a"]), new_goal_vocab(["close the window"]))
+    ck.save_pretrained(tmp_path / "ck")
+    out = main(EvalConfig(models=(str(tmp_path / "ck"),), data=str(tmp_path / "eval"), tasks="window-close",
+                          spec=EvalSpec(think_episodes=1), out=str(tmp_path / "r.json")))
+    assert out[str(tmp_path / "ck")]["episodes"] == len(eps)
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["tasks"] == "window-close"
