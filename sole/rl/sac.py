@@ -92,7 +92,7 @@ class SACConfig:
     out: str = "runs/rl"
     """Parent folder of run folders."""
     name: str = ""
-    """Run folder name; default ``<task>-<reward>-s<seed>``."""
+    """Run folder name; default ``<task>-<reward>[-<model>]-s<seed>``."""
     resume: bool = True
     """Continue from the run folder's checkpoint when there is one."""
     threads: int = 1
@@ -106,8 +106,13 @@ class SACConfig:
         return RewardConfig(source=self.reward, model=self.model, every=self.reward_every,
                             mode=self.reward_mode, scale=self.reward_scale, think=think)  # type: ignore[arg-type]
 
+    def reward_label(self) -> str:
+        """The reward source, with the reasoner spec when one is named (``sole=compact``)."""
+        return f"{self.reward}={self.model}" if self.model else self.reward
+
     def run_dir(self) -> Path:
-        return Path(self.out) / (self.name or f"{self.task}-{self.reward}-s{self.seed}")
+        source = self.reward_label().replace("=", "-").replace(":", "-")
+        return Path(self.out) / (self.name or f"{self.task}-{source}-s{self.seed}")
 
     def validate(self) -> None:
         get_task(self.task)

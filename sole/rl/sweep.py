@@ -29,7 +29,8 @@ class SweepConfig:
     tasks: str = "window-close,drawer-close"
     """Comma-separated tasks (or fold-a / fold-b / all)."""
     rewards: tuple[str, ...] = ("oracle-dense", "sole")
-    """Reward sources to compare; the first is the reference for the ratio column."""
+    """Reward sources to compare; the first is the reference for the ratio column. ``sole=<spec>`` names the
+    reasoner (e.g. ``sole=compact``, the default model); plain ``sole`` is the fold model that never saw the task."""
     seeds: tuple[int, ...] = (0,)
     """Seeds per (task, reward)."""
     steps: int = 30_000
@@ -50,7 +51,7 @@ class SweepConfig:
     def jobs(self) -> list[SACConfig]:
         base = SACConfig(steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
                          train_freq=self.train_freq, videos=self.videos, out=self.out, progress=False)
-        return [replace(base, task=t, reward=r, seed=s)
+        return [replace(base, task=t, reward=r.partition("=")[0], model=r.partition("=")[2], seed=s)
                 for t in resolve_tasks(self.tasks) for r in self.rewards for s in self.seeds]
 
 
@@ -84,7 +85,7 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = defaultdict(dict)
     groups: dict[tuple[str, str], list[SACConfig]] = defaultdict(list)
     for job in jobs:
-        groups[(job.task, job.reward)].append(job)
+        groups[(job.task, job.reward_label())].append(job)
     for (task, reward), runs in groups.items():
         curves = [read_metrics(r.run_dir(), "eval/success") for r in runs]
         curves = [c for c in curves if c]

@@ -16,3 +16,12 @@ def test_sweep_runs_jobs_in_processes_and_compares(tmp_path):
         assert res["steps"] == [100] and 0.0 <= res["final_success"][0] <= 1.0
     assert (tmp_path / "curves.png").exists()
     assert (tmp_path / "drawer-close-zero-s0" / "result.json").exists()
+
+
+def test_reward_with_named_reasoner_gets_its_own_run_and_label():
+    jobs = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole", "sole=compact:fold-a"),
+                       seeds=(1,)).jobs()
+    assert [(j.reward, j.model) for j in jobs] == [("oracle-dense", ""), ("sole", ""), ("sole", "compact:fold-a")]
+    assert [j.reward_label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
+    assert [j.run_dir().name for j in jobs] == ["drawer-close-oracle-dense-s1", "drawer-close-sole-s1",
+                                              "drawer-close-sole-compact-fold-a-s1"]
