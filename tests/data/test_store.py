@@ -69,3 +69,42 @@ def test_tasks_table_reads_like_lerobot_expects(dataset):
     tasks = pd.read_parquet(dataset[0] / "meta" / "tasks.parquet")
     assert tasks.loc["open the drawer", "task_index"] == tasks.index.get_loc("open the drawer")
     assert tasks.loc["open the drawer", "name"] == "drawer-open"
+
+
+LEROBOT_CHECK = """
+import json, sys
+import numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+ds = LeRobotDataset("local/sole", root=sys.argv[1], video_backend="pyav")
+item = ds[6]
+print(json.dumps({"len": len(ds), "episodes": ds.num_episodes, "task": item["task"], "kind": item["kind"],
+                  "progress": float(item["progress"]), "frame_index": int(item["frame_index"]),
+                  "external": (item["observation.images.external"].numpy() * 255).round().tolist()}))
+"""
+
+
+def lerobot_python() -> str | None:
+    """A Python that imports `lerobot` (LEROBOT_PYTHON, else this one); lerobot pins an older torch, so it
+    usually lives in its own environment."""
+    import os
+    import subprocess
+    import sys
+
+    python = os.environ.get("LEROBOT_PYTHON", sys.executable)
+    ok = subprocess.run([python, "-c", "import lerobot"], capture_output=True).returncode == 0
+    return python if ok else None
+
+
+def test_lerobot_package_opens_the_dataset(dataset):
+    import subprocess
+
+    python = lerobot_python()
+    if python is None:
+        pytest.skip("lerobot is not installed (set LEROBOT_PYTHON to a Python that has it)")
+    root, eps = dataset
+    run = subprocess.run([python, "-c", LEROBOT_CHECK, str(root)], capture_output=True, text=True, check=True)
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (got["len"], got["episodes"], got["task"], got["kind"]) == (15, 3, "open the drawer", "undo")
+    assert got["frame_index"] == 1 and got["progress"] == pytest.approx(float(eps[1].labels["drawer-open"][1]))
+    decoded = np.transpose(np.asarray(got["external"]), (1, 2, 0))
+    assert np.abs(decoded - eps[1].frames["external"][1]).mean() < 60  # random noise frames, lossy mp4
