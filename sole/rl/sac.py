@@ -157,12 +157,23 @@ def episode_metrics(records: list[EpisodeRecord], prefix: str) -> dict[str, floa
 
 
 def read_metrics(run: Path, key: str) -> list[dict[str, float]]:
-    """Rows of a run's metrics.jsonl that hold ``key`` (e.g. ``eval/success``)."""
+    """Rows of a run's metrics.jsonl that hold ``key`` (e.g. ``eval/success``), one timeline.
+
+    A run resumed from a checkpoint appends rows from the checkpoint's step on; the rows the interrupted run wrote
+    after that checkpoint belong to an abandoned timeline and are dropped.
+    """
     path = Path(run) / "metrics.jsonl"
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if key in r]
+    out: list[dict[str, float]] = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line) if line.strip() else {}
+        if key not in row:
+            continue
+        while out and out[-1]["step"] >= row["step"]:
+            out.pop()
+        out.append(row)
+    return out
 
 
 # --- evaluation -------------------------------------------------------------------------------------------------

@@ -46,3 +46,11 @@ def test_a_rerun_resumes_from_the_last_checkpoint(tmp_path):
 def test_bad_names_give_clear_errors(tmp_path, field, value, match):
     with pytest.raises(ValueError, match=match):
         main(SACConfig(out=str(tmp_path), **{field: value}))
+
+
+def test_read_metrics_drops_rows_of_an_interrupted_timeline(tmp_path):
+    rows = [{"step": s, "eval/success": v} for s, v in ((10, 0.0), (20, 0.1), (30, 0.2), (20, 0.5), (30, 0.6))]
+    rows.insert(2, {"step": 25, "train/loss": 1.0})
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    got = read_metrics(tmp_path, "eval/success")  # crashed after 30, resumed from a checkpoint at 10
+    assert [(r["step"], r["eval/success"]) for r in got] == [(10, 0.0), (20, 0.5), (30, 0.6)]
