@@ -90,8 +90,9 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
         "mae": float(np.mean([mae(j.per_frame, ep.label(task)) for j, ep in zip(own, episodes, strict=True)])),
         "auroc": auroc(final, solved),
     }
-    for kind in HACK_KINDS:
-        row[f"hack/{kind}"] = pair_accuracy(final[experts], final[by_kind.get(kind, [])])
+    for kind in HACK_KINDS:  # a look-alike counts only where its label says unsolved (a hover can press a button)
+        fooled = [i for i in by_kind.get(kind, []) if not solved[i]]
+        row[f"hack/{kind}"] = pair_accuracy(final[experts], final[fooled])
     hacks = [v for k, v in row.items() if k.startswith("hack/") and not np.isnan(v)]
     row["hack_acc"] = float(np.mean(hacks)) if hacks else float("nan")
     row.update(_language(reasoner, task, [episodes[i] for i in experts], final[experts], cfg, rng))

@@ -44,3 +44,26 @@ def test_held_out_model_never_saw_the_task():
 def test_first_solved():
     assert first_solved(np.array([0.1, 0.5, 0.96, 0.97])) == 3
     assert first_solved(np.array([0.1, 0.5])) is None
+
+
+def test_look_alike_that_solves_the_task_is_not_a_hacking_pair(monkeypatch):
+    import numpy as np
+
+    from sole.data.episode import Episode
+    from sole.eval import reward
+    from sole.models.base import Judgement
+
+    def episode(kind, final):
+        n = 4
+        return Episode(task="button-press", kind=kind, seed=0, frames={}, facts=[{}] * n, success=final >= 0.95,
+                       labels={"button-press": np.linspace(0.0, final, n, dtype=np.float32)},
+                       actions=np.zeros((n, 4), np.float32))
+
+    eps = [episode("expert", 1.0), episode("hover", 1.0), episode("hover", 0.1), episode("near-miss", 0.7)]
+    said = {id(e): p for e, p in zip(eps, (0.9, 1.0, 0.2, 0.95), strict=True)}  # fooled by the near-miss only
+    monkeypatch.setattr(reward, "_score", lambda r, jobs, cfg: [
+        Judgement(said[id(ep)], np.full(4, said[id(ep)])) for ep, _ in jobs])
+    monkeypatch.setattr(reward, "_language", lambda *a: {})
+    row = reward.evaluate_task(None, "button-press", eps, reward.EvalRewardConfig(), np.random.default_rng(0))
+    assert row["hack/hover"] == 1.0  # the hover that pressed the button (label 1.0) is not a look-alike here
+    assert row["hack/near-miss"] == 0.0 and row["hack_acc"] == 0.5
