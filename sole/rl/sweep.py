@@ -51,8 +51,9 @@ class SweepConfig:
     def jobs(self) -> list[SACConfig]:
         base = SACConfig(steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
                          train_freq=self.train_freq, videos=self.videos, out=self.out, progress=False)
-        return [replace(base, task=t, reward=r.partition("=")[0], model=r.partition("=")[2], seed=s)
-                for t in resolve_tasks(self.tasks) for r in self.rewards for s in self.seeds]
+        sources = [r.partition("=")[::2] for r in self.rewards]  # (source, reasoner spec or "")
+        return [replace(base, task=t, reward=source, model=model, seed=s)
+                for t in resolve_tasks(self.tasks) for source, model in sources for s in self.seeds]
 
 
 def run_job(cfg: SACConfig) -> str:

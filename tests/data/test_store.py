@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import imageio_ffmpeg
 import numpy as np
@@ -73,7 +76,6 @@ def test_tasks_table_reads_like_lerobot_expects(dataset):
 
 LEROBOT_CHECK = """
 import json, sys
-import numpy as np
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 ds = LeRobotDataset("local/sole", root=sys.argv[1], video_backend="pyav")
 item = ds[6]
@@ -86,18 +88,12 @@ print(json.dumps({"len": len(ds), "episodes": ds.num_episodes, "task": item["tas
 def lerobot_python() -> str | None:
     """A Python that imports `lerobot` (LEROBOT_PYTHON, else this one); lerobot pins an older torch, so it
     usually lives in its own environment."""
-    import os
-    import subprocess
-    import sys
-
     python = os.environ.get("LEROBOT_PYTHON", sys.executable)
     ok = subprocess.run([python, "-c", "import lerobot"], capture_output=True).returncode == 0
     return python if ok else None
 
 
 def test_lerobot_package_opens_the_dataset(dataset):
-    import subprocess
-
     python = lerobot_python()
     if python is None:
         pytest.skip("lerobot is not installed (set LEROBOT_PYTHON to a Python that has it)")

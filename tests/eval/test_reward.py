@@ -4,7 +4,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sole.data.episode import Episode
+from sole.eval import reward
 from sole.eval.reward import EvalRewardConfig, first_solved, main, model_for
+from sole.models.base import Judgement
 from sole.synth.pipeline import SynthConfig
 from sole.synth.pipeline import main as synth
 
@@ -47,12 +50,6 @@ def test_first_solved():
 
 
 def test_look_alike_that_solves_the_task_is_not_a_hacking_pair(monkeypatch):
-    import numpy as np
-
-    from sole.data.episode import Episode
-    from sole.eval import reward
-    from sole.models.base import Judgement
-
     def episode(kind, final):
         n = 4
         return Episode(task="button-press", kind=kind, seed=0, frames={}, facts=[{}] * n, success=final >= 0.95,
