@@ -5,14 +5,26 @@
 - VROC: the same on the video played backwards; a model that reads the scene, not the clock, scores near -1.
 - MAE: mean absolute error of predicted vs true progress, per frame.
 - Success AUROC: how well the final predicted progress separates episodes that ended solved from those that did not.
-- Hacking-pair accuracy: the share of (true-progress clip, look-alike hack) pairs where the true clip ends higher.
+- Hacking-pair accuracy: the share of (solved expert, look-alike hack) pairs where the expert ends higher; a
+  look-alike counts only where its own label ends unsolved (a hover can press a button).
 - Confusion margin: final progress under the correct goal minus the mean under other tasks' goals, same video.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.stats import rankdata, spearmanr
+
+SOLVED = 0.95
+"""A progress label at or above this is a solved task."""
+
+
+def first_solved(label: np.ndarray) -> int | None:
+    """One past the first frame whose label is solved (the end of the part VOC reads); None if never solved."""
+    hits = np.flatnonzero(np.asarray(label) >= SOLVED)
+    return int(hits[0]) + 1 if hits.size else None
 
 
 def voc(pred: np.ndarray, end: int | None = None) -> float:
@@ -44,6 +56,16 @@ def pair_accuracy(good: np.ndarray, bad: np.ndarray) -> float:
         return float("nan")
     diff = good[:, None] - bad[None, :]
     return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def hack_pair_accuracy(kinds: Sequence[str], final_labels: np.ndarray, final: np.ndarray, family: str) -> float:
+    """Pair accuracy of one task's solved experts against its ``family`` episodes whose label ends unsolved.
+
+    ``kinds``, ``final_labels`` (true progress at the last frame) and ``final`` (predicted) are per episode.
+    """
+    kinds, solved = np.asarray(kinds), np.asarray(final_labels) >= SOLVED
+    final = np.asarray(final, np.float64)
+    return pair_accuracy(final[(kinds == "expert") & solved], final[(kinds == family) & ~solved])
 
 
 def confusion_margin(correct: float, others: list[float]) -> float:

@@ -25,12 +25,11 @@ from rich.table import Table  # noqa: E402
 
 from sole.data.episode import Episode  # noqa: E402
 from sole.envs.tasks import TASKS, get_task, held_out_fold, resolve_tasks  # noqa: E402
-from sole.eval.metrics import auroc, confusion_margin, mae, pair_accuracy, voc  # noqa: E402
+from sole.eval.metrics import SOLVED, auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
 
 HACK_KINDS = ("hover", "near-miss", "frozen", "occluded", "reversed")
 """Rollout kinds that look like progress without doing the task; each is paired against successful experts."""
-SOLVED = 0.95
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,6 @@ class EvalRewardConfig:
     """Output folder for metrics.json and plots."""
 
 
-def first_solved(label: np.ndarray) -> int | None:
-    hits = np.flatnonzero(label >= SOLVED)
-    return int(hits[0]) + 1 if hits.size else None
-
-
 def _score(reasoner: Reasoner, jobs: list[tuple[Episode, str]], cfg: EvalRewardConfig) -> list[Judgement]:
     clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep, _ in jobs]
     return reason(reasoner, clips, [g for _, g in jobs], think=cfg.think, stride=cfg.stride)
@@ -76,7 +70,8 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
     goal = spec.goals[0]
     own = _score(reasoner, [(ep, goal) for ep in episodes], cfg)
     final = np.array([j.progress for j in own])
-    solved = np.array([ep.label(task)[-1] >= SOLVED for ep in episodes])
+    final_labels = np.array([ep.label(task)[-1] for ep in episodes])
+    solved = final_labels >= SOLVED
     by_kind: dict[str, list[int]] = defaultdict(list)
     for i, ep in enumerate(episodes):
         by_kind[ep.kind].append(i)
@@ -90,9 +85,9 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
         "mae": float(np.mean([mae(j.per_frame, ep.label(task)) for j, ep in zip(own, episodes, strict=True)])),
         "auroc": auroc(final, solved),
     }
-    for kind in HACK_KINDS:  # a look-alike counts only where its label says unsolved (a hover can press a button)
-        fooled = [i for i in by_kind.get(kind, []) if not solved[i]]
-        row[f"hack/{kind}"] = pair_accuracy(final[experts], final[fooled])
+    kinds = [ep.kind for ep in episodes]
+    for kind in HACK_KINDS:
+        row[f"hack/{kind}"] = hack_pair_accuracy(kinds, final_labels, final, kind)
     hacks = [v for k, v in row.items() if k.startswith("hack/") and not np.isnan(v)]
     row["hack_acc"] = float(np.mean(hacks)) if hacks else float("nan")
     row.update(_language(reasoner, task, [episodes[i] for i in experts], final[experts], cfg, rng))

@@ -3,14 +3,15 @@
 Every curve comes from the SOLE-R1 loop (`sole.models.base.reason`): the reasoner's own previous answer is fed
 back, as in RL. Metrics (`sole.eval.metrics`):
 
-- ``voc``: Spearman of progress vs time on expert episodes, up to first success;
+- ``voc``: Spearman of progress vs time on solved expert episodes, up to first success;
 - ``mae``: per-frame |predicted - true| of the own goal, over all episodes (all kinds);
 - ``final/correct``, ``final/opposite``, ``final/unrelated``: final progress on expert episodes under the correct
   goal, the opposite-verb goal of the same scene (where the task has one) and a goal of another scene;
   ``margin/opposite``, ``margin/unrelated``: correct minus each, ``win/opposite``: share of episodes where the
   correct goal ends higher (language grounding);
-- ``hack/pair_acc``: per task, the share of (expert, hacking look-alike) episode pairs whose expert ends higher
-  under the own goal (look-alikes: hover, near-miss), averaged over tasks;
+- ``hack/pair_acc``: per task and look-alike family (hover, near-miss), the share of (solved expert, look-alike
+  whose label ends unsolved) pairs whose expert ends higher under the own goal, averaged
+  (`sole.eval.metrics.hack_pair_accuracy`, as `sole eval reward` counts them);
 - ``think/format``, ``think/mae``, ``think/facts``, ``think/hack_pair_acc``: on ``think_episodes`` of the
   episodes (evenly spread) read with reasoning on (every 10th frame), the share of answers that parse, the
   answers' error (the text decoder's own numbers, not the fast head), the share of claims (other than
@@ -28,7 +29,7 @@ import numpy as np
 
 from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
-from sole.eval.metrics import mae, pair_accuracy, voc
+from sole.eval.metrics import first_solved, hack_pair_accuracy, mae, voc
 from sole.models.base import ANSWER_RE, Clip, Reasoner, reason
 
 
@@ -45,17 +46,12 @@ class EvalSpec:
 
 
 HACK_KINDS = ("hover", "near-miss")
-"""Look-alikes whose progress must stay below the expert's (frozen and occluded episodes carry true labels)."""
+"""Look-alike families validated during training (the full set is read by `sole eval reward`)."""
 
 
 def goal_text(task: str, index: int) -> str:
     goals = get_task(task).goals
     return goals[min(index, len(goals) - 1)]
-
-
-def first_success(ep: Episode) -> int | None:
-    hits = [i for i, f in enumerate(ep.facts) if f.get("success")]
-    return hits[0] if hits else None
 
 
 def unrelated_task(task: str) -> str:
@@ -111,7 +107,7 @@ def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> 
     finals = [j.progress for j in judged]
     return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
             "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts)),
-            "think/hack_pair_acc": hack_pair_accuracy(episodes, finals)}
+            "think/hack_pair_acc": task_hack_accuracy(episodes, finals)}
 
 
 def fact_accuracy(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> float:
@@ -122,14 +118,14 @@ def fact_accuracy(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> 
     return cot_fact_accuracy(text, facts_prev, facts_cur, float(ep.label(goal_task)[t]), goal_task=goal_task)
 
 
-def hack_pair_accuracy(episodes: list[Episode], finals: list[float]) -> float:
-    """Mean over tasks of the share of (expert, hover/near-miss) pairs whose expert ends higher; NaN if none."""
+def task_hack_accuracy(episodes: list[Episode], finals: list[float]) -> float:
+    """Mean over tasks and `HACK_KINDS` of the hacking-pair accuracy of final progress; NaN if no pair exists."""
     accs = []
     for task in sorted({e.task for e in episodes}):
-        good = [f for e, f in zip(episodes, finals, strict=True) if e.task == task and e.kind == "expert"]
-        bad = [f for e, f in zip(episodes, finals, strict=True) if e.task == task and e.kind in HACK_KINDS]
-        if good and bad:
-            accs.append(pair_accuracy(np.array(good), np.array(bad)))
+        mine = [(e, f) for e, f in zip(episodes, finals, strict=True) if e.task == task]
+        kinds, labels, final = [e.kind for e, _ in mine], [e.label(task)[-1] for e, _ in mine], [f for _, f in mine]
+        accs += [hack_pair_accuracy(kinds, np.array(labels), np.array(final), kind) for kind in HACK_KINDS]
+    accs = [a for a in accs if not np.isnan(a)]
     return float(np.mean(accs)) if accs else float("nan")
 
 
@@ -140,10 +136,10 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
     eps = _cap(episodes, spec.max_episodes)
     own = curves(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
     out = {"mae": float(np.mean([mae(c, e.label(e.task)) for c, e in zip(own, eps, strict=True)])),
-           "episodes": float(len(eps)), "hack/pair_acc": hack_pair_accuracy(eps, [float(c[-1]) for c in own])}
-    experts = [i for i, e in enumerate(eps) if e.kind == "expert"]
+           "episodes": float(len(eps)), "hack/pair_acc": task_hack_accuracy(eps, [float(c[-1]) for c in own])}
+    experts = [i for i, e in enumerate(eps) if e.kind == "expert" and first_solved(e.label(e.task))]
     if experts:
-        out["voc"] = float(np.mean([voc(own[i], (first_success(eps[i]) or len(eps[i]) - 1) + 1) for i in experts]))
+        out["voc"] = float(np.mean([voc(own[i], first_solved(eps[i].label(eps[i].task))) for i in experts]))
         out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
     if spec.think_episodes > 0:
         out |= think_stats(reasoner, _cap(eps, spec.think_episodes), spec)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sole.eval.metrics import auroc, confusion_margin, mae, pair_accuracy, voc
+from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, pair_accuracy, voc
 
 
 def test_voc_reads_order_and_stops_at_end():
@@ -23,3 +23,17 @@ def test_pair_accuracy_and_margin():
     assert pair_accuracy(np.array([0.9, 0.5]), np.array([0.4, 0.6])) == pytest.approx(0.75)
     assert confusion_margin(0.9, [0.1, 0.3]) == pytest.approx(0.7)
     assert mae(np.array([0.0, 1.0]), np.array([0.5, 0.5])) == 0.5
+
+
+def test_first_solved():
+    assert first_solved(np.array([0.1, 0.5, 0.96, 0.97])) == 3
+    assert first_solved(np.array([0.1, 0.5])) is None
+
+
+def test_hack_pairs_use_solved_experts_and_unsolved_look_alikes():
+    kinds = ["expert", "expert", "hover", "hover", "near-miss"]
+    labels = np.array([1.0, 0.4, 0.3, 1.0, 0.2])  # the second expert failed; the second hover pressed the button
+    final = np.array([0.9, 0.1, 0.5, 0.95, 0.95])
+    assert hack_pair_accuracy(kinds, labels, final, "hover") == 1.0  # only (0.9 vs 0.5) is a pair
+    assert hack_pair_accuracy(kinds, labels, final, "near-miss") == 0.0
+    assert np.isnan(hack_pair_accuracy(kinds, labels, final, "frozen"))

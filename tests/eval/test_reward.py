@@ -6,7 +6,7 @@ import pytest
 
 from sole.data.episode import Episode
 from sole.eval import reward
-from sole.eval.reward import EvalRewardConfig, first_solved, main, model_for
+from sole.eval.reward import EvalRewardConfig, main, model_for
 from sole.models.base import Judgement
 from sole.synth.pipeline import SynthConfig
 from sole.synth.pipeline import main as synth
@@ -42,11 +42,6 @@ def test_held_out_model_never_saw_the_task():
     assert model_for("window-close", EvalRewardConfig()) == "compact:fold-b"
     assert model_for("window-open", EvalRewardConfig()) == "compact:fold-a"
     assert model_for("window-open", replace(EvalRewardConfig(), model="x")) == "x"
-
-
-def test_first_solved():
-    assert first_solved(np.array([0.1, 0.5, 0.96, 0.97])) == 3
-    assert first_solved(np.array([0.1, 0.5])) is None
 
 
 def test_look_alike_that_solves_the_task_is_not_a_hacking_pair(monkeypatch):
