@@ -164,6 +164,8 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
 
 
 def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:
+    if cfg.sample.p_undo > 0:
+        raise ValueError("GRPO rewards verified reasoning, and undo goals have none: set --sample.p-undo 0")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
