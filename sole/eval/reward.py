@@ -3,7 +3,8 @@
 Every task is scored by the fold model that was not trained on it (``--model held-out``), or by one named model.
 Per task it reports VOC on expert videos, VROC on reversed ones, progress MAE, success-detection AUROC,
 hacking-pair accuracy per exploit family, the video-language confusion margin, language grounding (correct goal
-vs the opposite verb vs an unrelated task, same video) and, with ``--think``, CoT fact accuracy. A table is printed,
+vs the opposite verb vs an unrelated task, same video; VOC under the opposite verb, which falls for a model that
+reads the verb) and, with ``--think``, CoT fact accuracy. A table is printed,
 and JSON plus PNG plots are written under ``--out``.
 """
 
@@ -100,20 +101,26 @@ def _language(reasoner: Reasoner, task: str, experts: list[Episode], correct: np
               rng: np.random.Generator) -> dict:
     """Confusion margin and grounding: the same expert videos under other goals."""
     if not experts:
-        return {"confusion": float("nan"), "win/opposite": float("nan"), "win/unrelated": float("nan")}
+        return {"confusion": float("nan"), "win/opposite": float("nan"), "win/unrelated": float("nan"),
+                "voc/opposite": float("nan")}
     others = _other_scene_tasks(task, rng, cfg.n_other_goals)
     jobs = [(ep, get_task(o).goals[0]) for ep in experts for o in others]
     opposite = get_task(task).opposite
     if opposite:
         jobs += [(ep, get_task(opposite).goals[0]) for ep in experts]
-    finals = np.array([j.progress for j in _score(reasoner, jobs, cfg)])
-    unrelated = finals[: len(experts) * len(others)].reshape(len(experts), len(others))
-    out = {
+    judged = _score(reasoner, jobs, cfg)
+    finals = np.array([j.progress for j in judged])
+    n = len(experts) * len(others)
+    unrelated = finals[:n].reshape(len(experts), len(others))
+    return {
         "confusion": float(np.mean([confusion_margin(c, list(u)) for c, u in zip(correct, unrelated, strict=True)])),
         "win/unrelated": float(np.mean(correct[:, None] > unrelated)),
-        "win/opposite": float(np.mean(correct > finals[len(experts) * len(others):])) if opposite else float("nan"),
+        "win/opposite": float(np.mean(correct > finals[n:])) if opposite else float("nan"),
+        # the same expert read under the opposite verb: a model that reads the verb sees progress fall (near -1)
+        "voc/opposite": float(np.mean([voc(j.per_frame, first_solved(ep.label(task)))
+                                       for j, ep in zip(judged[n:], experts, strict=True)])) if opposite
+        else float("nan"),
     }
-    return out
 
 
 def _fact_accuracy(task: str, episodes: list[Episode], judged: list[Judgement]) -> float:
@@ -168,7 +175,7 @@ def _mean(rows: list[dict]) -> dict:
             for k in keys}
 
 
-COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "win/unrelated")
+COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "voc/opposite", "win/unrelated")
 
 
 def print_table(rows: list[dict], mean: dict) -> None:
