@@ -25,7 +25,8 @@ def test_eval_reward_writes_every_metric(eval_set, tiny_checkpoint, tmp_path):
                            n_other_goals=2)
     result = main(cfg)
     row = result["tasks"][0]
-    for key in ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "voc/opposite", "win/unrelated"):
+    for key in ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "voc/opposite",
+                "win/unrelated"):
         assert key in row
     assert 0 <= row["mae"] <= 2
     assert json.loads((tmp_path / "metrics.json").read_text())["tasks"][0]["task"] == "drawer-close"

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,19 @@ def test_undo_goal_reads_the_own_video_backwards_in_progress(episodes, episode_m
         assert eps[e.episode].task == "box-close" and e.goal in get_task("box-close").undo[:2]
         assert e.progress == pytest.approx(1.0 - eps[e.episode].label("box-close")[e.t])
     assert not any(e.goal_task.startswith(UNDO) for e in Sampler(eps, tasks, SampleConfig(), seed=4).batch(200))
+
+
+def test_reversed_samples_play_frames_and_labels_backwards(task_set, episodes):
+    drawn = Sampler(episodes, task_set, SampleConfig(p_reverse=1.0, p_random_prior=0.0, prior_noise=0.0),
+                    seed=5).batch(50)
+    for e in drawn:
+        ep = episodes[e.episode]
+        n = len(ep)
+        assert e.reverse and e.source(n) == [n - 1, n - 1 - e.prev, n - 1 - e.t]
+        assert e.progress == float(ep.label(e.goal_task)[n - 1 - e.t])
+        if e.prev > 0:
+            assert e.prev_progress == float(ep.label(e.goal_task)[n - 1 - e.prev])
+    x = to_inputs(episodes, drawn[:1], ("external",))
+    ep, e = episodes[drawn[0].episode], drawn[0]
+    assert np.array_equal(x.frames["external"][0, ..., 6:].numpy(), ep.frames["external"][len(ep) - 1 - e.t])
+    assert re.search(rf"(t=|step ){e.t}\b", completion(ep, e, np.random.default_rng(0)))  # played time
