@@ -44,10 +44,6 @@ class TaskSpec:
     """Tasks with the same scene share objects, so one rollout can be labelled for each of their goals."""
     opposite: str | None = None
     """The task whose goal undoes this one in the same scene (window-open for window-close), if any."""
-    undo: tuple[str, ...] = ()
-    """Goals that ask to undo this task where undoing it is no task of the suite (box-close: "take the lid off
-    the box"). Training reads them as goals whose progress is 1 - this task's progress, so a fold model meets an
-    object under two opposite verbs without meeting a held-out task (`sole.train.samples`)."""
 
     @property
     def env_id(self) -> str:
@@ -55,26 +51,21 @@ class TaskSpec:
 
 
 def _t(name: str, fold: str, phases: Phases, obj: str, goals: tuple[str, ...], scene: str | None = None,
-       opposite: str | None = None, undo: tuple[str, ...] = ()) -> TaskSpec:
+       opposite: str | None = None) -> TaskSpec:
     return TaskSpec(name=name, goals=goals, fold=fold, phases=phases, obj=obj, scene=scene or name,  # type: ignore[arg-type]
-                    opposite=opposite, undo=undo)
+                    opposite=opposite)
 
 
 _SPECS: tuple[TaskSpec, ...] = (
     _t("assembly", "b", "pick", "ring", ("put the ring on the peg", "slide the ring down over the peg",
                                          "assemble the ring onto the peg"), scene="assembly", opposite="disassemble"),
     _t("basketball", "a", "pick", "ball", ("put the ball into the hoop", "dunk the basketball in the hoop",
-                                           "pick up the ball and drop it through the hoop"),
-       undo=("take the ball back out of the hoop", "lift the ball out of the hoop and put it back",
-             "get the ball out of the hoop")),
+                                           "pick up the ball and drop it through the hoop")),
     _t("bin-picking", "a", "pick", "cube", ("move the cube from the left bin to the right bin",
                                             "pick the cube out of one bin and place it in the other bin",
-                                            "transfer the cube between the bins"),
-       undo=("move the cube back to the left bin", "return the cube to the bin it came from",
-             "put the cube back in its first bin")),
+                                            "transfer the cube between the bins")),
     _t("box-close", "a", "pick", "lid", ("put the lid on the box", "close the box with its lid",
-                                         "cover the box with the lid"),
-       undo=("take the lid off the box", "open the box by lifting its lid", "uncover the box")),
+                                         "cover the box with the lid")),
     _t("button-press-topdown", "b", "push", "button", ("press the button from the top", "push the button down",
                                                         "press down on the button from above"),
        scene="button-topdown"),
@@ -101,8 +92,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                            "move the mug into the coffee machine"),
        scene="coffee-mug", opposite="coffee-pull"),
     _t("dial-turn", "a", "push", "dial", ("turn the dial", "rotate the dial a quarter turn",
-                                          "twist the knob on the dial"),
-       undo=("turn the dial back", "rotate the dial back to where it started", "undo the turn of the dial")),
+                                          "twist the knob on the dial")),
     _t("disassemble", "a", "pick", "ring", ("take the ring off the peg", "lift the ring up off the peg",
                                             "remove the ring from the peg"), scene="assembly", opposite="assembly"),
     _t("door-close", "b", "push", "door", ("close the door", "swing the door shut", "push the door closed"),
@@ -116,8 +106,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                                  "rotate the door's lock up"), scene="door-lock",
        opposite="door-lock"),
     _t("hand-insert", "b", "push", "puck", ("push the puck into the hole", "slide the puck into the hole in the table",
-                                            "insert the puck into the hole"),
-       undo=("take the puck out of the hole", "slide the puck back out of the hole", "get the puck out of the hole")),
+                                            "insert the puck into the hole")),
     _t("drawer-close", "a", "push", "drawer", ("close the drawer", "push the drawer shut", "slide the drawer in"),
        scene="drawer", opposite="drawer-open"),
     _t("drawer-open", "b", "push", "drawer", ("open the drawer", "pull the drawer out", "slide the drawer open"),
@@ -129,8 +118,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                                "rotate the faucet handle to close it"), scene="faucet",
        opposite="faucet-open"),
     _t("hammer", "b", "pick", "hammer", ("hammer the nail in", "use the hammer to drive the nail into the wall",
-                                         "pick up the hammer and hit the nail"),
-       undo=("pull the nail back out", "draw the nail out of the wall", "take the nail out again")),
+                                         "pick up the hammer and hit the nail")),
     _t("handle-press-side", "a", "push", "handle", ("press the handle down from the side",
                                                     "push the side handle down",
                                                     "press down on the handle from its side"),
@@ -142,8 +130,7 @@ _SPECS: tuple[TaskSpec, ...] = (
        opposite="handle-press-side"),
     _t("handle-pull", "a", "push", "handle", ("pull the handle up", "lift the handle up", "raise the handle"),
        scene="handle", opposite="handle-press"),
-    _t("lever-pull", "b", "push", "lever", ("pull the lever up", "raise the lever", "lift the lever upward"),
-       undo=("push the lever back down", "lower the lever", "press the lever down again")),
+    _t("lever-pull", "b", "push", "lever", ("pull the lever up", "raise the lever", "lift the lever upward")),
     _t("peg-insert-side", "b", "pick", "peg", ("insert the peg into the hole from the side",
                                                "push the peg sideways into the hole",
                                                "pick up the peg and slide it into the hole"),
@@ -153,8 +140,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                                 "move the puck past the wall to the goal"),
        scene="pick-place-wall"),
     _t("pick-out-of-hole", "b", "pick", "peg", ("pick the peg out of the hole", "pull the peg up out of the hole",
-                                                "lift the peg out of its hole"),
-       undo=("put the peg back into the hole", "drop the peg into its hole again", "return the peg to the hole")),
+                                                "lift the peg out of its hole")),
     _t("reach", "a", "reach", "goal", ("reach the goal position", "move the gripper to the target",
                                        "bring the hand to the goal"), scene="reach"),
     _t("push-back", "a", "push", "puck", ("push the puck backwards to the goal", "slide the puck back to the target",
@@ -180,8 +166,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                                "take the peg out of the side hole"), scene="peg-side",
        opposite="peg-insert-side"),
     _t("soccer", "b", "push", "ball", ("kick the ball into the goal", "push the soccer ball into the net",
-                                       "score a goal with the ball"),
-       undo=("take the ball back out of the goal", "move the ball out of the net", "get the ball out of the goal")),
+                                       "score a goal with the ball")),
     _t("stick-push", "a", "pick", "stick", ("use the stick to push the thermos", "grab the stick and push the bottle",
                                             "push the thermos forward with the stick"), scene="stick-push"),
     _t("stick-pull", "b", "pick", "stick", ("use the stick to pull the thermos", "grab the stick and pull the bottle",
@@ -193,8 +178,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                                             "move the gripper over the wall to the target",
                                             "bring the hand past the wall to the goal"), scene="reach-wall"),
     _t("shelf-place", "b", "pick", "block", ("put the block on the shelf", "place the block onto the shelf",
-                                             "lift the block up onto the shelf"),
-       undo=("take the block off the shelf", "lift the block down from the shelf", "remove the block from the shelf")),
+                                             "lift the block up onto the shelf")),
     _t("sweep-into", "b", "push", "block", ("sweep the block into the hole", "push the block into the hole",
                                             "slide the block into the hole in the table"), scene="sweep-into"),
     _t("sweep", "a", "push", "block", ("sweep the block off the table", "push the block off the edge of the table",

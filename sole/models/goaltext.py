@@ -86,8 +86,8 @@ class GoalText:
 
 
 def build_cache(path: Path = CACHE_PATH) -> Path:
-    """Write MiniLM features of every goal paraphrase in the task registry, undo goals included (fp16, ~2 MB)."""
-    goals = sorted({g for spec in TASKS.values() for g in spec.goals + spec.undo})
+    """Write MiniLM features of every goal paraphrase in the task registry (fp16, ~2 MB)."""
+    goals = sorted({g for spec in TASKS.values() for g in spec.goals})
     sent, tok, mask = encode_minilm(goals)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"sent": sent.half(), "tok": tok.half(), "mask": mask.to(torch.uint8)}, str(path),

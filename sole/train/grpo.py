@@ -164,9 +164,9 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
 
 
 def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:
-    if cfg.sample.p_undo > 0 or cfg.sample.p_reverse > 0:
-        raise ValueError("GRPO verifies reasoning against the stored facts of undo-free, forward queries: "
-                         "set --sample.p-undo 0 --sample.p-reverse 0")
+    if cfg.sample.p_reverse > 0:
+        raise ValueError("GRPO verifies reasoning against the stored facts of forward queries: "
+                         "set --sample.p-reverse 0")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))

@@ -4,9 +4,7 @@ What a sample teaches, and why:
 
 - **Goal mix.** The own task's goal most of the time; a *counterfactual* goal of the same scene some of the time
   (window-open on a window-close video, whose label falls), so the verb matters; a *mismatched* goal of another
-  scene otherwise, label 0, so the object matters. Which counterfactual goals are allowed: `SampleConfig`. Tasks
-  whose undoing is no task of the suite (`TaskSpec.undo`: "take the lid off the box") also lend their video to
-  the *undo* goal, label 1 - own progress: the one verb contrast on a single object that a fold model may see.
+  scene otherwise, label 0, so the object matters. Which counterfactual goals are allowed: `SampleConfig`.
 - **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
 - **Direction.** A share of samples plays the episode backwards (frames and labels reversed together, as the
   synthesis's ``reversed`` kind does), so "how much changed since the first frame" rises while progress falls
@@ -84,9 +82,6 @@ class SampleConfig:
     """Share of samples whose goal is the episode's own task."""
     p_counterfactual: float = 0.2
     """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
-    p_undo: float = 0.0
-    """For episodes of tasks with undo goals (`TaskSpec.undo`), the share whose goal is the undo goal (label 1 -
-    own progress), drawn before the mix above."""
     cf_goals: Literal["train", "scene"] = "train"
     """Counterfactual goals allowed: only the training tasks' goals, or every goal of the scene. "scene" leaks a
     held-out task into a fold model: reversed and undo videos of its sibling show the held-out task being done
@@ -129,22 +124,9 @@ class Example:
         return [n - 1 - i for i in played] if self.reverse else played
 
 
-UNDO = "undo:"
-"""Prefix of a goal task that asks to undo a task (``undo:box-close``), see `TaskSpec.undo`."""
-
-
 def train_goals(task: str, held_out: int) -> tuple[str, ...]:
-    undo = task.startswith(UNDO)
-    spec = get_task(task.removeprefix(UNDO))
-    goals = spec.undo if undo else spec.goals
+    goals = get_task(task).goals
     return tuple(g for i, g in enumerate(goals) if i != held_out) or goals
-
-
-def goal_label(ep: Episode, goal_task: str) -> np.ndarray:
-    """True progress of ``goal_task`` along ``ep``; an undo goal of the own task is 1 - own progress."""
-    if goal_task == UNDO + ep.task:
-        return 1.0 - ep.label(ep.task)
-    return ep.label(goal_task)
 
 
 class Sampler:
@@ -158,8 +140,6 @@ class Sampler:
 
     def goal_task(self, ep: Episode) -> str:
         """A goal task for ``ep``: its own, a counterfactual of its scene, or a mismatch (label 0)."""
-        if get_task(ep.task).undo and self.rng.random() < self.cfg.p_undo:
-            return UNDO + ep.task
         u = self.rng.random()
         if u < self.cfg.p_own:
             return ep.task
@@ -177,7 +157,7 @@ class Sampler:
         t = int(self.rng.integers(1, len(ep)))
         prev = max(0, t - int(self.rng.integers(1, self.cfg.max_gap + 1)))
         reverse = bool(self.rng.random() < self.cfg.p_reverse)
-        label = goal_label(ep, goal_task)[::-1] if reverse else goal_label(ep, goal_task)
+        label = ep.label(goal_task)[::-1] if reverse else ep.label(goal_task)
         noise = self.rng.normal(0.0, self.rng.uniform(0.0, self.cfg.prior_noise))
         prior = float(np.clip(label[prev] + noise, -1.0, 1.0))
         if self.rng.random() < self.cfg.p_random_prior:

@@ -26,7 +26,7 @@ from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
-from sole.train.samples import UNDO, DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs
+from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs
 
 console = Console()
 
@@ -103,8 +103,7 @@ def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: 
 def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator) -> tuple[WordTokenizer, list[str]]:
     """The CoT tokenizer and the goal words, from ``n`` drawn queries: exactly the text training will show."""
     examples = sampler.batch(n)
-    tokenizer = WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples
-                                  if not e.goal_task.startswith(UNDO))
+    tokenizer = WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples)
     return tokenizer, new_goal_vocab([e.goal for e in examples])
 
 
@@ -199,10 +198,8 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
             # --- one optimizer step
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, step)
-            # undo goals have no reasoning text (the CoT describes the suite's tasks): they go last, past the text
-            examples = sorted(sampler.batch(cfg.batch_size), key=lambda e: e.goal_task.startswith(UNDO))
-            texts = [completion(train_eps[e.episode], e, rng) for e in examples[: cfg.text_batch]
-                     if not e.goal_task.startswith(UNDO)]
+            examples = sampler.batch(cfg.batch_size)
+            texts = [completion(train_eps[e.episode], e, rng) for e in examples[: cfg.text_batch]]
             parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng)
             loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"]
             opt.zero_grad(set_to_none=True)

@@ -56,11 +56,5 @@ def episodes():
 
 
 @pytest.fixture(scope="session")
-def episode_maker():
-    """`make_episode`, for tests that need episodes of other tasks."""
-    return make_episode
-
-
-@pytest.fixture(scope="session")
 def task_set():
     return TASK_SET

@@ -1,10 +1,9 @@
 import re
 
 import numpy as np
-import pytest
 
 from sole.envs.tasks import get_task
-from sole.train.samples import UNDO, SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
+from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
 
 
 def test_goal_mix_respects_training_tasks(task_set, episodes):
@@ -54,19 +53,6 @@ def test_random_shift_moves_content():
 def test_split_keeps_every_task_in_training(task_set, episodes):
     train, val = split_episodes(episodes, 3)
     assert {e.task for e in train} == set(task_set) and len(val) == len(task_set)
-
-
-def test_undo_goal_reads_the_own_video_backwards_in_progress(episodes, episode_maker):
-    eps = [episode_maker("box-close", "expert", i) for i in range(3)] + episodes
-    tasks = ("box-close", "window-close")
-    drawn = Sampler(eps, tasks, SampleConfig(p_undo=0.5), seed=4).batch(400)
-    undo = [e for e in drawn if e.goal_task.startswith(UNDO)]
-    assert {e.goal_task for e in undo} == {"undo:box-close"}  # window-close has no undo goal
-    assert 20 < len(undo) < 70  # half of the box-close draws (3 of 15 episodes)
-    for e in undo:
-        assert eps[e.episode].task == "box-close" and e.goal in get_task("box-close").undo[:2]
-        assert e.progress == pytest.approx(1.0 - eps[e.episode].label("box-close")[e.t])
-    assert not any(e.goal_task.startswith(UNDO) for e in Sampler(eps, tasks, SampleConfig(), seed=4).batch(200))
 
 
 def test_reversed_samples_play_frames_and_labels_backwards(task_set, episodes):

@@ -49,11 +49,3 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
     cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=4)
     final = main(cfg)
     assert json.loads((final / "val.json").read_text())["val/episodes"] > 0
-
-
-def test_sft_trains_undo_goals_without_reasoning_text(task_set, episodes, episode_maker, tmp_path):
-    eps = episodes + [episode_maker("box-close", "expert", 100 + i) for i in range(3)]
-    cfg = SFTConfig.tiny(out=str(tmp_path / "run"))
-    cfg = replace(cfg, steps=4, eval_every=4, sample=replace(cfg.sample, p_undo=0.9))
-    final = train(cfg, (*task_set, "box-close"), *split_episodes(eps, 3))
-    assert "lid" in CompactModel.from_pretrained(final).goal_vocab  # the undo goals' words are read
