@@ -31,9 +31,18 @@ from sole.data.episode import Episode
 from sole.envs.tasks import resolve_tasks
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner
-from sole.synth.cot import THINK_RE
-from sole.train.evaluate import EvalSpec, evaluate, fact_accuracy
-from sole.train.samples import DataConfig, Example, SampleConfig, Sampler, load_split, read_episodes, to_inputs
+from sole.synth.cot import THINK_RE, cot_fact_accuracy
+from sole.train.evaluate import EvalSpec, evaluate
+from sole.train.samples import (
+    DataConfig,
+    Example,
+    SampleConfig,
+    Sampler,
+    load_split,
+    query_facts,
+    read_episodes,
+    to_inputs,
+)
 from sole.train.sft import SFTConfig, lr_at
 
 console = Console()
@@ -98,7 +107,8 @@ def rewards(cfg: GRPOConfig, texts: list[str], examples: list[Example],
         answer = parse_answer(text, float("nan"))
         acc.append(0.0 if np.isnan(answer) else 1.0 - abs(answer - ex.progress))
         fmt.append(float(THINK_RE.match(text.strip()) is not None))
-        facts.append(fact_accuracy(episodes[ex.episode], ex.goal_task, ex.prev, ex.t, text))
+        facts.append(cot_fact_accuracy(text, *query_facts(episodes[ex.episode], ex), ex.progress,
+                                       goal_task=ex.goal_task))
     parts = {"accuracy": np.array(acc), "format": np.array(fmt), "facts": np.array(facts)}
     parts["total"] = cfg.w_accuracy * parts["accuracy"] + cfg.w_format * parts["format"] + cfg.w_facts * parts["facts"]
     return parts
@@ -164,9 +174,6 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
 
 
 def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:
-    if cfg.sample.p_reverse > 0:
-        raise ValueError("GRPO verifies reasoning against the stored facts of forward queries: "
-                         "set --sample.p-reverse 0")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))

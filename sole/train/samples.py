@@ -96,8 +96,10 @@ class SampleConfig:
     """Share of samples whose prior is uniform in [0, 1], unrelated to the truth. Without it the model learns to
     copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0
     (measured: train L1 0.06 but 0.51 MAE in the feedback loop after 400 steps)."""
-    p_reverse: float = 0.0
-    """Share of samples that play their episode backwards (see the module docstring)."""
+    p_reverse: float = 0.3
+    """Share of samples that play their episode backwards (see the module docstring). Without them the model read
+    "how much changed" rather than the object's state: a fold model trained on drawer-open scored a closing drawer
+    as opening (validation MAE 0.157 without, 0.078 with 0.3, on fresh layouts of the training tasks)."""
     held_out_goal: int = 2
     """Index of the goal paraphrase never used in training (validation reads it)."""
     shift: int = 4
@@ -204,10 +206,15 @@ def split_episodes(episodes: list[Episode], val_every: int) -> tuple[list[Episod
     return train, val
 
 
+def query_facts(ep: Episode, ex: Example) -> tuple[dict, dict]:
+    """Facts of the previous and current frame of ``ex`` as played (``t`` is the played time)."""
+    _, prev, cur = ({**ep.facts[i], "task": ep.task, "t": t}
+                    for i, t in zip(ex.source(len(ep)), (0, ex.prev, ex.t), strict=True))
+    return prev, cur
+
+
 def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
     from sole.synth.cot import make_cot
 
-    _, prev, cur = ({**ep.facts[i], "task": ep.task, "t": t} for i, t in zip(ex.source(len(ep)), (0, ex.prev, ex.t),
-                                                                              strict=True))
-    return make_cot(ex.goal_task, ex.goal, prev, cur, ex.prev_progress, ex.progress, rng)
+    return make_cot(ex.goal_task, ex.goal, *query_facts(ep, ex), ex.prev_progress, ex.progress, rng)

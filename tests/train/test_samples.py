@@ -23,7 +23,7 @@ def test_held_out_paraphrase_never_drawn(task_set, episodes):
 
 
 def test_mismatch_labels_zero_and_prior_near_label(task_set, episodes):
-    s = Sampler(episodes, task_set, SampleConfig(prior_noise=0.05, p_random_prior=0.0), seed=2)
+    s = Sampler(episodes, task_set, SampleConfig(prior_noise=0.05, p_random_prior=0.0, p_reverse=0.0), seed=2)
     for e in s.batch(300):
         ep = episodes[e.episode]
         assert 1 <= e.t - e.prev <= 10 or e.prev == 0
