@@ -17,13 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-SOLVED = 0.95
-"""A progress label at or above this is a solved task."""
+from sole.envs.progress import SOLVED_FLOOR
 
 
 def first_solved(label: np.ndarray) -> int | None:
     """One past the first frame whose label is solved (the end of the part VOC reads); None if never solved."""
-    hits = np.flatnonzero(np.asarray(label) >= SOLVED)
+    hits = np.flatnonzero(np.asarray(label) >= SOLVED_FLOOR)
     return int(hits[0]) + 1 if hits.size else None
 
 
@@ -63,7 +62,7 @@ def hack_pair_accuracy(kinds: Sequence[str], final_labels: np.ndarray, final: np
 
     ``kinds``, ``final_labels`` (true progress at the last frame) and ``final`` (predicted) are per episode.
     """
-    kinds, solved = np.asarray(kinds), np.asarray(final_labels) >= SOLVED
+    kinds, solved = np.asarray(kinds), np.asarray(final_labels) >= SOLVED_FLOOR
     final = np.asarray(final, np.float64)
     return pair_accuracy(final[(kinds == "expert") & solved], final[(kinds == family) & ~solved])
 

@@ -25,8 +25,9 @@ from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from sole.data.episode import Episode  # noqa: E402
+from sole.envs.progress import SOLVED_FLOOR  # noqa: E402
 from sole.envs.tasks import TASKS, get_task, held_out_fold, resolve_tasks  # noqa: E402
-from sole.eval.metrics import SOLVED, auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
+from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
 
 HACK_KINDS = ("hover", "near-miss", "frozen", "occluded", "reversed")
@@ -72,7 +73,7 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
     own = _score(reasoner, [(ep, goal) for ep in episodes], cfg)
     final = np.array([j.progress for j in own])
     final_labels = np.array([ep.label(task)[-1] for ep in episodes])
-    solved = final_labels >= SOLVED
+    solved = final_labels >= SOLVED_FLOOR
     by_kind: dict[str, list[int]] = defaultdict(list)
     for i, ep in enumerate(episodes):
         by_kind[ep.kind].append(i)
