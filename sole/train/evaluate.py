@@ -137,9 +137,10 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
     own = curves(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
     out = {"mae": float(np.mean([mae(c, e.label(e.task)) for c, e in zip(own, eps, strict=True)])),
            "episodes": float(len(eps)), "hack/pair_acc": task_hack_accuracy(eps, [float(c[-1]) for c in own])}
-    experts = [i for i, e in enumerate(eps) if e.kind == "expert" and first_solved(e.label(e.task))]
+    ends = [first_solved(e.label(e.task)) if e.kind == "expert" else None for e in eps]
+    experts = [i for i, end in enumerate(ends) if end]  # solved experts
     if experts:
-        out["voc"] = float(np.mean([voc(own[i], first_solved(eps[i].label(eps[i].task))) for i in experts]))
+        out["voc"] = float(np.mean([voc(own[i], ends[i]) for i in experts]))
         out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
     if spec.think_episodes > 0:
         out |= think_stats(reasoner, _cap(eps, spec.think_episodes), spec)
