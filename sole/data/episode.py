@@ -37,3 +37,8 @@ class Episode:
     def label(self, goal_task: str) -> np.ndarray:
         """True progress of ``goal_task`` along this episode (zeros for a goal from another scene)."""
         return self.labels.get(goal_task, np.zeros(len(self), np.float32))
+
+    def step_facts(self, i: int, t: int | None = None) -> dict[str, Any]:
+        """Facts of frame ``i`` as the reasoning reads them: with the task name, and the time anchor ``t`` when the
+        frame is played at another time (a reversed sample); by default its own index."""
+        return {**self.facts[i], "task": self.task, "t": i if t is None else t}

@@ -132,7 +132,7 @@ def _fact_accuracy(task: str, episodes: list[Episode], judged: list[Judgement]) 
     for ep, j in zip(episodes, judged, strict=True):
         prev = 0
         for t, step in j.steps:
-            ok.append(not verify_cot(step.text, ep.facts[prev], ep.facts[t], float(ep.label(task)[t])))
+            ok.append(not verify_cot(step.text, ep.step_facts(prev), ep.step_facts(t), float(ep.label(task)[t])))
             prev = t
     return float(np.mean(ok)) if ok else float("nan")
 

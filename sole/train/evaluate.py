@@ -114,8 +114,8 @@ def fact_accuracy(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> 
     """Share of a completion's non-progress claims about frames ``prev`` -> ``t`` of ``ep`` that its facts verify."""
     from sole.synth.cot import cot_fact_accuracy
 
-    facts_prev, facts_cur = ({**ep.facts[i], "task": ep.task} for i in (prev, t))
-    return cot_fact_accuracy(text, facts_prev, facts_cur, float(ep.label(goal_task)[t]), goal_task=goal_task)
+    return cot_fact_accuracy(text, ep.step_facts(prev), ep.step_facts(t), float(ep.label(goal_task)[t]),
+                             goal_task=goal_task)
 
 
 def task_hack_accuracy(episodes: list[Episode], finals: list[float]) -> float:

@@ -208,8 +208,7 @@ def split_episodes(episodes: list[Episode], val_every: int) -> tuple[list[Episod
 
 def query_facts(ep: Episode, ex: Example) -> tuple[dict, dict]:
     """Facts of the previous and current frame of ``ex`` as played (``t`` is the played time)."""
-    _, prev, cur = ({**ep.facts[i], "task": ep.task, "t": t}
-                    for i, t in zip(ex.source(len(ep)), (0, ex.prev, ex.t), strict=True))
+    _, prev, cur = (ep.step_facts(i, t) for i, t in zip(ex.source(len(ep)), (0, ex.prev, ex.t), strict=True))
     return prev, cur
 
 
