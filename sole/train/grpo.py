@@ -8,9 +8,11 @@ Per query (drawn as in SFT) the decoder samples G completions; each is rewarded 
   (`sole.synth.cot.cot_fact_accuracy`),
 
 summed with weights. Advantages are normalised within each group of G; the loss is the clipped-ratio surrogate
-over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT model. Only the text decoder is
-updated: the visual state h and the fast progress head stay exactly as SFT left them, so GRPO can only change
-what the model *writes*. Before and after, the same held-out evaluation (`sole.train.evaluate`) is run.
+over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT model. By default only the text
+decoder is updated: the visual state h and the fast progress head stay exactly as SFT left them, so GRPO can only
+change what the model *writes*. With ``--update all`` the policy gradient also reaches the encoders and fusion
+that compute h (the KL reference then reads its own h), so the progress head, which reads h, moves too. Before and
+after, the same held-out evaluation (`sole.train.evaluate`) is run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,7 +32,7 @@ from rich.table import Table
 from sole.data.episode import Episode
 from sole.envs.tasks import resolve_tasks
 from sole.models.base import parse_answer
-from sole.models.compact import CompactModel, CompactReasoner
+from sole.models.compact import CompactModel, CompactReasoner, Inputs
 from sole.synth.cot import THINK_RE, cot_fact_accuracy
 from sole.train.evaluate import EvalSpec, evaluate
 from sole.train.samples import (
@@ -47,7 +49,7 @@ from sole.train.sft import SFTConfig, lr_at
 
 console = Console()
 DECODER = ("tok_emb", "h0", "cond", "gru", "lm_head")
-"""Parameter prefixes GRPO updates."""
+"""Parameter prefixes of the text decoder (all GRPO updates by default)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,10 @@ class GRPOConfig:
     """Completions sampled per query (G)."""
     temperature: float = 1.0
     """Sampling temperature."""
+    update: Literal["decoder", "all"] = "decoder"
+    """What the policy gradient trains: the text decoder only, or the whole model (h and the progress head move)."""
     lr: float = 1e-4
-    """Decoder learning rate (warm-up then cosine, as SFT)."""
+    """Learning rate (warm-up then cosine, as SFT)."""
     warmup: int = 20
     clip: float = 0.2
     """PPO ratio clip."""
@@ -86,7 +90,7 @@ class GRPOConfig:
     eval_episodes: int = 40
     """Validation episodes in the before/after comparison."""
     think_episodes: int = 40
-    """Of those, episodes read with reasoning on (the metrics GRPO can change: it trains only the decoder)."""
+    """Of those, episodes read with reasoning on (the metrics a decoder-only update can change)."""
     threads: int = 1
     seed: int = 0
 
@@ -121,6 +125,16 @@ def group_advantages(total: np.ndarray, group: int) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- policy terms
+
+
+def trainable(cfg: GRPOConfig, name: str) -> bool:
+    """Whether parameter ``name`` is updated under ``cfg.update``."""
+    return cfg.update == "all" or name.startswith(DECODER)
+
+
+def state(model: CompactModel, inputs: Inputs, group: int) -> torch.Tensor:
+    """The visual state h of each query, repeated for its G completions: (N*G, d_model)."""
+    return model.encode(inputs).repeat_interleave(group, dim=0)
 
 
 def token_logprobs(model: CompactModel, h: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,9 +196,9 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
     spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=cfg.think_episodes,
                     max_episodes=cfg.eval_episodes)
     before = evaluate(CompactReasoner(model), val_eps or train_eps, spec)
-    params = [p for n, p in model.named_parameters() if n.startswith(DECODER)]
+    params = [p for n, p in model.named_parameters() if trainable(cfg, n)]
     for n, p in model.named_parameters():
-        p.requires_grad_(n.startswith(DECODER))
+        p.requires_grad_(trainable(cfg, n))
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -194,21 +208,21 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
         for step in range(cfg.steps):
             # --- sample G completions per query from the current policy
             examples = sampler.batch(cfg.queries)
+            inputs = to_inputs(train_eps, examples, model.cfg.views)
             with torch.no_grad():
-                h = model.eval().encode(to_inputs(train_eps, examples, model.cfg.views))
-                h = h.repeat_interleave(cfg.group, dim=0)  # (N*G, d_model)
+                h = state(model.eval(), inputs, cfg.group)
                 ids = model.generate(h, temperature=cfg.temperature, generator=gen)
                 old, mask = token_logprobs(model, h, ids)
-                ref_logp, _ = token_logprobs(ref, h, ids)
+                ref_logp, _ = token_logprobs(ref, state(ref, inputs, cfg.group) if cfg.update == "all" else h, ids)
             group_examples = [e for e in examples for _ in range(cfg.group)]
             parts = rewards(cfg, model.decode(ids), group_examples, train_eps)
             adv = group_advantages(parts["total"], cfg.group)
-            # --- clipped policy-gradient steps on the decoder
+            # --- clipped policy-gradient steps
             model.train()
             for g in opt.param_groups:
                 g["lr"] = lr_at(sched, step)
             for _ in range(cfg.inner_epochs):
-                logp, _ = token_logprobs(model, h, ids)
+                logp, _ = token_logprobs(model, state(model, inputs, cfg.group) if cfg.update == "all" else h, ids)
                 loss, stats = policy_loss(cfg, logp, old, ref_logp, mask, adv)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

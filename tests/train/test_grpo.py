@@ -1,10 +1,24 @@
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 import torch
 
-from sole.train.grpo import GRPOConfig, group_advantages, policy_loss, rewards, train
-from sole.train.samples import SampleConfig, Sampler, completion, split_episodes
+from sole.models.compact import CompactConfig, CompactModel, new_goal_vocab
+from sole.models.tokenizer import WordTokenizer
+from sole.train.grpo import (
+    DECODER,
+    GRPOConfig,
+    group_advantages,
+    policy_loss,
+    rewards,
+    state,
+    token_logprobs,
+    train,
+    trainable,
+)
+from sole.train.samples import SampleConfig, Sampler, completion, split_episodes, to_inputs
 from sole.train.sft import SFTConfig
 from sole.train.sft import train as sft_train
 
@@ -33,11 +47,27 @@ def test_policy_loss_pushes_up_positive_advantage():
     assert torch.all(logp.grad[0] < 0) and torch.all(logp.grad[1] > 0) and stats["kl"] == 0
 
 
-def test_tiny_grpo_end_to_end(task_set, episodes, tmp_path):
+@pytest.mark.parametrize("update", ["decoder", "all"])
+def test_tiny_grpo_end_to_end(task_set, episodes, tmp_path, update):
     split = split_episodes(episodes, 3)
     init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, *split)
-    out = train(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), task_set, *split)
+    cfg = dataclasses.replace(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), update=update)
+    out = train(cfg, task_set, *split)
     assert set(out) == {"sft", "grpo"} and "think/facts" in out["grpo"]
     rows = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and "reward/accuracy" in rows[0]
     assert (tmp_path / "grpo" / "final" / "model.safetensors").is_file()
+
+
+def test_update_all_sends_the_policy_gradient_into_h(task_set, episodes):
+    ex = Sampler(episodes, task_set, SampleConfig(), seed=0).batch(2)
+    tok = WordTokenizer.fit(["<think>t=1: the drawer moved.</think><answer>5%</answer>"])
+    model = CompactModel.build(CompactConfig.tiny(), tok, new_goal_vocab([e.goal for e in ex]))
+    inputs = to_inputs(episodes, ex, model.cfg.views)
+    ids = model.generate(state(model, inputs, 3).detach(), temperature=1.0)
+    token_logprobs(model, state(model, inputs, 3), ids)[0].sum().backward()
+    assert model.views["external"].proj.weight.grad.abs().sum() > 0  # the encoder gets the gradient
+    names = [n for n, _ in model.named_parameters()]
+    decoder_only, everything = GRPOConfig(), GRPOConfig(update="all")
+    assert {n for n in names if trainable(decoder_only, n)} == {n for n in names if n.startswith(DECODER)}
+    assert not trainable(decoder_only, "head.weight") and all(trainable(everything, n) for n in names)
