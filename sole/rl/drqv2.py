@@ -25,7 +25,7 @@ from torch import nn
 from sole.envs.sim import VIEWS
 from sole.reward.rewarder import RewardConfig
 from sole.reward.wrappers import PROPRIO, RewardVecEnv, make_vec_env
-from sole.rl.sac import episode_metrics
+from sole.rl.sac import episode_metrics, plot_success, read_metrics
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(stacked pixels (k*C, H, W), proprio) -> action."""
@@ -275,7 +275,8 @@ def run_episode(venv: RewardVecEnv, policy: Policy, stack: int) -> tuple[list, l
 
 
 def main(cfg: DrQConfig) -> dict[str, float]:
-    """Train DrQ-v2 and return the last evaluation's metrics; writes config.json and metrics.jsonl."""
+    """Train DrQ-v2 and return the last evaluation's metrics; writes config.json, metrics.jsonl, success.png and
+    result.json (as a SAC run folder)."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -321,6 +322,10 @@ def main(cfg: DrQConfig) -> dict[str, float]:
     finally:
         venv.close()
         eval_env.close()
+    plot_success(read_metrics(run, "eval/success"), run / "success.png",
+                 f"{cfg.task}: DrQ-v2 with reward {cfg.reward} (seed {cfg.seed})")
+    result = {"task": cfg.task, "reward": cfg.reward, "model": cfg.model, "seed": cfg.seed, "steps": step} | last
+    (run / "result.json").write_text(json.dumps(result, indent=2))
     return last
 
 

@@ -37,3 +37,6 @@ def test_tiny_run_trains_and_evaluates(tmp_path):
     rows = [json.loads(line) for line in (cfg.run_dir() / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20, 30, 40, 50, 60]
     assert np.isfinite(rows[-1]["train/critic_loss"]) and "eval/success" in rows[2]
+    result = json.loads((cfg.run_dir() / "result.json").read_text())
+    assert result["steps"] == 60 and result["eval/success"] == last["eval/success"]
+    assert (cfg.run_dir() / "success.png").stat().st_size > 0
