@@ -225,15 +225,16 @@ class CompactModel(nn.Module):
         ``temperature`` 0 is greedy; above 0 samples from the softmax (used by GRPO).
         """
         B = h.shape[0]
-        state = torch.tanh(self.h0(h))[None]  # (1, B, d_dec)
+        state = torch.tanh(self.h0(h))  # (B, d_dec)
         cond = self.cond(h)  # (B, d_cond)
+        g = self.gru  # one step at a time through its weights: the GRU-cell kernel, without nn.GRU's per-call cost
         tok = torch.full((B,), BOS, dtype=torch.long)
         done = torch.zeros(B, dtype=torch.bool)
         out = []
         for _ in range(max_new_tokens or self.cfg.max_new_tokens):
-            inp = torch.cat([self.tok_emb(tok), cond], dim=-1)[:, None, :]  # (B, 1, d_tok+d_cond)
-            o, state = self.gru(inp, state)
-            logits = self.lm_head(o[:, 0])  # (B, V)
+            inp = torch.cat([self.tok_emb(tok), cond], dim=-1)  # (B, d_tok+d_cond)
+            state = torch.gru_cell(inp, state, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0)
+            logits = self.lm_head(state)  # (B, V)
             if temperature > 0:
                 tok = torch.multinomial((logits / temperature).softmax(-1), 1, generator=generator).squeeze(-1)
             else:

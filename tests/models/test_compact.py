@@ -121,3 +121,15 @@ def test_judge_restores_the_callers_thread_count(model):
     CompactReasoner(model, threads=1).judge(queries(1), think=False)
     assert torch.get_num_threads() == 2
     torch.set_num_threads(before)
+
+
+def test_greedy_generation_follows_the_teacher_forced_decoder(model):
+    from sole.models.tokenizer import BOS, PAD
+
+    h = torch.randn(3, model.cfg.d_model, generator=torch.Generator().manual_seed(1))
+    ids = model.generate(h, max_new_tokens=12)
+    inp = torch.cat([torch.full((3, 1), BOS, dtype=torch.long), ids[:, :-1]], dim=1)
+    with torch.no_grad():
+        forced = model.logits(h, inp).argmax(-1)
+    real = ids != PAD  # up to and including each completion's <eos>
+    assert torch.equal(forced[real], ids[real])
