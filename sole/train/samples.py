@@ -104,10 +104,6 @@ class SampleConfig:
     """Index of the goal paraphrase never used in training (validation reads it)."""
     shift: int = 4
     """Random-shift augmentation in pixels (0: off); the same shift for a sample's three frames."""
-    color: float = 0.0
-    """Colour augmentation (0: off): per sample and view, the RGB channels are permuted at random and each scaled
-    by a gain in [1 - color, 1 + color], the same for the sample's three frames, so an object's colour stops
-    naming its task."""
 
 
 @dataclass
@@ -187,27 +183,14 @@ def random_shift(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarra
     return np.stack([padded[b, dy[b]: dy[b] + H, dx[b]: dx[b] + W] for b in range(B)])
 
 
-def recolor(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Permute and rescale the RGB channels of uint8 (B, H, W, 3k) stacks, one draw per sample for all k frames."""
-    if strength <= 0:
-        return x
-    B, k = x.shape[0], x.shape[-1] // 3
-    perm = np.argsort(rng.random((B, 3)), axis=1)  # (B, 3) a random channel order per sample
-    gain = rng.uniform(1 - strength, 1 + strength, (B, 3))
-    idx = (np.arange(k)[None, :, None] * 3 + perm[:, None, :]).reshape(B, -1)  # (B, 3k)
-    out = np.take_along_axis(x, idx[:, None, None, :], axis=-1) * np.tile(gain, k)[:, None, None, :]
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
 def to_inputs(episodes: list[Episode], examples: list[Example], views: tuple[str, ...],
-              shift: int = 0, rng: np.random.Generator | None = None, color: float = 0.0) -> Inputs:
+              shift: int = 0, rng: np.random.Generator | None = None) -> Inputs:
     """Gather the frames of ``examples`` into model inputs (uint8 stays uint8 until the model converts it)."""
-    rng = rng or np.random.default_rng()
     frames = {}
     for v in views:
         arr = np.stack([stack_frames(*episodes[e.episode].frames[v][e.source(len(episodes[e.episode]))])
                         for e in examples])
-        frames[v] = torch.from_numpy(recolor(random_shift(arr, shift, rng), color, rng))  # (B, H, W, 9)
+        frames[v] = torch.from_numpy(random_shift(arr, shift, rng or np.random.default_rng()))  # (B, H, W, 9)
     prev = torch.tensor([e.prev_progress for e in examples], dtype=torch.float32)
     return Inputs(frames=frames, goals=[e.goal for e in examples], prev_progress=prev)
 

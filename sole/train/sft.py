@@ -90,9 +90,9 @@ def pad_tokens(rows: list[list[int]]) -> torch.Tensor:
 
 
 def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: list[str],
-           sample: SampleConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch (augmented per ``sample``)."""
-    h = model.encode(to_inputs(episodes, examples, model.cfg.views, sample.shift, rng, sample.color))
+           shift: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch."""
+    h = model.encode(to_inputs(episodes, examples, model.cfg.views, shift, rng))
     target = torch.tensor([e.progress for e in examples], dtype=torch.float32)
     tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (b, L), b <= B: the first b queries
     logits = model.logits(h[: len(texts)], tokens[:, :-1])  # (b, L-1, V)
@@ -200,7 +200,7 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                 g["lr"] = lr_at(cfg, step)
             examples = sampler.batch(cfg.batch_size)
             texts = [completion(train_eps[e.episode], e, rng) for e in examples[: cfg.text_batch]]
-            parts = losses(model, train_eps, examples, texts, cfg.sample, rng)
+            parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng)
             loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"]
             opt.zero_grad(set_to_none=True)
             loss.backward()

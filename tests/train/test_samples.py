@@ -3,7 +3,7 @@ import re
 import numpy as np
 
 from sole.envs.tasks import get_task
-from sole.train.samples import SampleConfig, Sampler, completion, random_shift, recolor, split_episodes, to_inputs
+from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
 
 
 def test_goal_mix_respects_training_tasks(task_set, episodes):
@@ -69,18 +69,3 @@ def test_reversed_samples_play_frames_and_labels_backwards(task_set, episodes):
     ep, e = episodes[drawn[0].episode], drawn[0]
     assert np.array_equal(x.frames["external"][0, ..., 6:].numpy(), ep.frames["external"][len(ep) - 1 - e.t])
     assert re.search(rf"(t=|step ){e.t}\b", completion(ep, e, np.random.default_rng(0)))  # played time
-
-
-def test_recolor_permutes_and_scales_channels_alike_for_all_frames():
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 200, (4, 8, 8, 3), dtype=np.uint8)
-    x = np.concatenate([rgb, rgb, rgb], axis=-1)  # three identical frames per sample
-    assert recolor(x, 0.0, rng) is x
-    y = recolor(x, 0.2, rng)
-    assert y.dtype == np.uint8 and y.shape == x.shape
-    assert np.array_equal(y[..., :3], y[..., 3:6]) and np.array_equal(y[..., :3], y[..., 6:])  # one draw per sample
-    for b in range(4):  # each output channel is one input channel times a gain in [0.8, 1.2]
-        for c in range(3):
-            ratios = [y[b, ..., c].astype(float).sum() / max(rgb[b, ..., j].astype(float).sum(), 1) for j in range(3)]
-            assert any(0.79 <= r <= 1.21 for r in ratios)
-    assert not np.array_equal(y, x)
