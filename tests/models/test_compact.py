@@ -133,3 +133,19 @@ def test_greedy_generation_follows_the_teacher_forced_decoder(model):
         forced = model.logits(h, inp).argmax(-1)
     real = ids != PAD  # up to and including each completion's <eos>
     assert torch.equal(forced[real], ids[real])
+
+
+def test_reasoner_encodes_each_goal_once_and_matches_fresh_encoding(model, monkeypatch):
+    from sole.models.compact import queries_to_inputs
+
+    r = CompactReasoner(model)
+    calls = []
+    encode_goals = model.encode_goals
+    monkeypatch.setattr(model, "encode_goals", lambda goals: calls.append(list(goals)) or encode_goals(goals))
+    qs = queries(3) + queries(2, goal="open the window", seed=1)
+    first = [s.progress for s in r.judge(qs, think=False)]
+    again = [s.progress for s in r.judge(qs, think=False)]
+    assert calls == [["close the window", "open the window"]] and first == again
+    with torch.no_grad():
+        fresh = model.progress(model.encode(queries_to_inputs(qs, r.views))).clamp(-1, 1)
+    assert np.allclose(first, fresh.numpy(), atol=1e-6)
