@@ -137,6 +137,12 @@ def state(model: CompactModel, inputs: Inputs, group: int) -> torch.Tensor:
     return model.encode(inputs).repeat_interleave(group, dim=0)
 
 
+def policy_state(cfg: GRPOConfig, model: CompactModel, inputs: Inputs, sampled: torch.Tensor) -> torch.Tensor:
+    """The h a policy term reads: the h the completions were sampled from while h is frozen (decoder-only), else
+    ``model``'s own, recomputed so the gradient reaches the encoders."""
+    return state(model, inputs, cfg.group) if cfg.update == "all" else sampled
+
+
 def token_logprobs(model: CompactModel, h: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities (N, L) of sampled ``ids`` (N, L) under ``model`` and the mask of real tokens.
 
@@ -213,7 +219,7 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
                 h = state(model.eval(), inputs, cfg.group)
                 ids = model.generate(h, temperature=cfg.temperature, generator=gen)
                 old, mask = token_logprobs(model, h, ids)
-                ref_logp, _ = token_logprobs(ref, state(ref, inputs, cfg.group) if cfg.update == "all" else h, ids)
+                ref_logp, _ = token_logprobs(ref, policy_state(cfg, ref, inputs, h), ids)
             group_examples = [e for e in examples for _ in range(cfg.group)]
             parts = rewards(cfg, model.decode(ids), group_examples, train_eps)
             adv = group_advantages(parts["total"], cfg.group)
@@ -222,7 +228,7 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
             for g in opt.param_groups:
                 g["lr"] = lr_at(sched, step)
             for _ in range(cfg.inner_epochs):
-                logp, _ = token_logprobs(model, state(model, inputs, cfg.group) if cfg.update == "all" else h, ids)
+                logp, _ = token_logprobs(model, policy_state(cfg, model, inputs, h), ids)
                 loss, stats = policy_loss(cfg, logp, old, ref_logp, mask, adv)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
