@@ -189,10 +189,10 @@ def run_episodes(model: SAC, venv: RewardVecEnv, episodes: int) -> list[EpisodeR
 
 def save_videos(model: SAC, cfg: SACConfig, run: Path, reasoner: Reasoner | None = None) -> list[Path]:
     """Final-policy episodes as videos: both views, reward vs true progress, and the reasoning text."""
-    from sole.viz import annotated_frames, write_video
-
     if cfg.videos < 1:
         return []
+    from sole.viz import annotated_frames, write_video
+
     venv = make_vec_env(cfg.task, cfg.reward_config(think=True), n_envs=1, seed=cfg.seed + 2 * EVAL_SEED_OFFSET,
                         size=cfg.size, horizon=cfg.horizon, record=True, reasoner=reasoner)
     try:

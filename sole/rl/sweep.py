@@ -2,7 +2,9 @@
 
 Each job is a plain `sole rl` run (its own run folder, resumable); a finished run is not trained again. The sweep
 writes comparison.json, a rich table (final success, hacking rate, reward / oracle success ratio per task) and
-curves.png (evaluation success vs agent steps, mean over seeds, one panel per task, a line per reward).
+curves.png (evaluation success vs agent steps, mean over seeds, one panel per task, a line per reward). Rewards
+are compared at equal steps: a task's "final" figures are read at the last evaluation that every one of its runs
+reached, so runs stopped early (e.g. under a time limit, collected with ``--no-run``) are still compared fairly.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class SweepConfig:
     """Parallel processes (one CPU core each)."""
     out: str = "runs/sweep"
     """Folder of the run folders and the comparison."""
+    run: bool = True
+    """Train the jobs whose result is missing; ``--no-run`` only compares the run folders already under ``out``."""
 
     def jobs(self) -> list[SACConfig]:
         base = SACConfig(steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
@@ -82,28 +86,38 @@ def run_all(jobs: list[SACConfig], workers: int) -> list[str]:
 
 
 def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
-    """task -> reward -> {steps, success curve (mean over seeds), final success and hacking rate per seed}."""
+    """task -> reward -> {steps, success curves (mean over seeds), final success / hacking rate per seed}.
+
+    Curves run to the last evaluation all seeds of that reward reached; the final figures are read at
+    ``compared_at``, the last evaluation that every run of the task reached, so rewards meet at equal steps.
+    """
     out: dict[str, dict[str, dict]] = defaultdict(dict)
-    groups: dict[tuple[str, str], list[SACConfig]] = defaultdict(list)
+    groups: dict[str, dict[str, list[list[dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
     for job in jobs:
-        groups[(job.task, job.reward_label())].append(job)
-    for (task, reward), runs in groups.items():
-        curves = [read_metrics(r.run_dir(), "eval/success") for r in runs]
-        curves = [c for c in curves if c]
-        if not curves:
-            continue
-        n = min(len(c) for c in curves)
-        out[task][reward] = {
-            "steps": [c["step"] for c in curves[0][:n]],
-            "success_curve": np.mean([[row["eval/success"] for row in c[:n]] for c in curves], axis=0).tolist(),
-            "ever_success_curve": np.mean([[row["eval/ever_success"] for row in c[:n]] for c in curves],
-                                          axis=0).tolist(),
-            "final_success": [c[-1]["eval/success"] for c in curves],
-            "final_ever_success": [c[-1]["eval/ever_success"] for c in curves],
-            "final_hacking": [c[-1]["eval/hacking_rate"] for c in curves],
-            "final_step": [c[-1]["step"] for c in curves],
-        }
+        curve = read_metrics(job.run_dir(), "eval/success")
+        if curve:
+            groups[job.task][job.reward_label()].append(curve)
+    for task, rewards in groups.items():
+        common = min(len(c) for curves in rewards.values() for c in curves)
+        for reward, curves in rewards.items():
+            n = min(len(c) for c in curves)
+            final = [c[common - 1] for c in curves]
+            out[task][reward] = {
+                "steps": [row["step"] for row in curves[0][:n]],
+                "success_curve": _mean_curve(curves, "eval/success", n),
+                "ever_success_curve": _mean_curve(curves, "eval/ever_success", n),
+                "compared_at": final[0]["step"],
+                "final_success": [row["eval/success"] for row in final],
+                "final_ever_success": [row["eval/ever_success"] for row in final],
+                "final_hacking": [row["eval/hacking_rate"] for row in final],
+                "final_true_progress": [row["eval/true_progress"] for row in final],
+                "final_reward_progress": [row["eval/reward_progress"] for row in final],
+            }
     return dict(out)
+
+
+def _mean_curve(curves: list[list[dict[str, float]]], key: str, n: int) -> list[float]:
+    return np.mean([[row[key] for row in c[:n]] for c in curves], axis=0).tolist()
 
 
 def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
@@ -134,6 +148,7 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
 def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> None:
     t = Table(title="sole rl sweep: final evaluation (mean over seeds); success at the last step / at any step")
     t.add_column("task")
+    t.add_column("at step", justify="right")
     for r in rewards:
         t.add_column(f"{r} success", justify="right")
         t.add_column(f"{r} ever", justify="right")
@@ -147,7 +162,7 @@ def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> 
                       f"{np.mean(res[r]['final_hacking']):.2f}"] if r in res else ["-"] * 3
         ref = means.get(rewards[0], 0.0)
         ratio = " ".join(f"{means[r] / ref:.2f}" for r in rewards[1:] if r in means) if ref > 0 else "-"
-        t.add_row(task, *cells, ratio)
+        t.add_row(task, str(next(iter(res.values()))["compared_at"]), *cells, ratio)
     console.print(t)
 
 
@@ -158,8 +173,9 @@ def main(cfg: SweepConfig) -> Path:
         job.validate()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(asdict(cfg), indent=2))
-    run_all(jobs, cfg.workers)
+    if cfg.run:
+        (out / "sweep.json").write_text(json.dumps(asdict(cfg), indent=2))
+        run_all(jobs, cfg.workers)
     table = collect(jobs)
     path = out / "comparison.json"
     path.write_text(json.dumps(table, indent=2))

@@ -25,3 +25,24 @@ def test_reward_with_named_reasoner_gets_its_own_run_and_label():
     assert [j.reward_label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
     assert [j.run_dir().name for j in jobs] == ["drawer-close-oracle-dense-s1", "drawer-close-sole-s1",
                                               "drawer-close-sole-compact-fold-a-s1"]
+
+
+def _write_evals(run_dir, successes):
+    run_dir.mkdir(parents=True)
+    rows = [{"step": 1000 * (i + 1), "eval/success": s, "eval/ever_success": s, "eval/hacking_rate": 0.0,
+             "eval/true_progress": s, "eval/reward_progress": s} for i, s in enumerate(successes)]
+    (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
+    cfg = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole"), seeds=(0, 1), run=False,
+                      out=str(tmp_path))
+    _write_evals(tmp_path / "drawer-close-oracle-dense-s0", [0.0, 0.5, 1.0, 1.0])
+    _write_evals(tmp_path / "drawer-close-oracle-dense-s1", [0.0, 0.1, 0.3])
+    _write_evals(tmp_path / "drawer-close-sole-s0", [0.0, 0.2])
+    _write_evals(tmp_path / "drawer-close-sole-s1", [0.0, 0.4, 0.6])
+    table = json.loads(main(cfg).read_text())["drawer-close"]
+    assert table["oracle-dense"]["compared_at"] == table["sole"]["compared_at"] == 2000
+    assert table["oracle-dense"]["final_success"] == [0.5, 0.1] and table["sole"]["final_success"] == [0.2, 0.4]
+    assert table["oracle-dense"]["steps"] == [1000, 2000, 3000]  # curves run as far as all seeds of a reward did
+    assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
