@@ -106,7 +106,8 @@ class ViewEncoder(nn.Module):
 
     The first conv is parametrised over 15 channels (the frames and the two differences) but, being linear, runs
     as an equivalent 9-channel conv (weights folded through ``mix``): the differences cost nothing at run time.
-    FiLM modulates every stage after the first, where maps are small enough for it to be cheap.
+    FiLM modulates every stage after the first, where maps are small enough for it to be cheap; its scales and
+    shifts depend on the goal alone, so `film` computes them apart and a reasoner keeps them per goal string.
     """
 
     def __init__(self, cfg: CompactConfig):
@@ -116,21 +117,42 @@ class ViewEncoder(nn.Module):
             nn.Conv2d(c_in, c_out, kernel_size=4 if i < 2 else 3, stride=2, padding=1)
             for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:], strict=True)))
         self.films = nn.ModuleList(nn.Linear(cfg.d_goal, 2 * c) for c in cfg.channels[1:])
+        self.film_sizes = [2 * c for c in cfg.channels[1:]]
         self.register_buffer("mix", _difference_mix(), persistent=False)
         side = cfg.img_size // 2 ** len(cfg.channels)
         self.proj = nn.Linear(cfg.channels[-1] * side * side, cfg.d_model)
+        self._folded: tuple[tuple[int, int, int], torch.Tensor, torch.Tensor] | None = None
 
-    def forward(self, frames: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    def film(self, goal: torch.Tensor) -> torch.Tensor:
+        """(B, d_goal) goal vectors -> (B, sum(film_sizes)): every stage's FiLM scales and shifts."""
+        return torch.cat([f(goal) for f in self.films], dim=-1)
+
+    def forward(self, frames: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
         x = frames.permute(0, 3, 1, 2).float()  # (B, 9, H, W) raw 0..255, channels-last in memory
-        # Fold the difference channels and the input scaling x / 127.5 - 1 into the first conv's weights (the zero
-        # padding of raw pixels is black, -1 after scaling).
-        first = self.convs[0]
-        w = torch.einsum("oikl,ij->ojkl", first.weight, self.mix)  # (C1, 9, k, k)
-        x = F.conv2d(x, w / 127.5, first.bias - w.sum((1, 2, 3)), stride=2, padding=1).relu_()
-        for conv, film in zip(self.convs[1:], self.films, strict=True):
-            gamma, beta = film(goal)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
+        w, b = self.first_conv()
+        x = F.conv2d(x, w, b, stride=2, padding=1).relu_()
+        for conv, params in zip(self.convs[1:], film.split(self.film_sizes, dim=-1), strict=True):
+            gamma, beta = params[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
             x = torch.addcmul(beta, conv(x), 1 + gamma).relu_()
         return F.gelu(self.proj(x.flatten(1)))  # (B, d_model)
+
+    def first_conv(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first conv as a 9-channel conv on raw pixels: the difference channels and the input scaling
+        x / 127.5 - 1 folded into its weights (the zero padding of raw pixels is black, -1 after scaling).
+
+        Kept between calls while no gradient is needed and the weights are unchanged (an optimiser step or a
+        load bumps their version counter, a move to another device their storage), so judging does not refold it
+        for every query.
+        """
+        conv = self.convs[0]
+        key = (conv.weight.data_ptr(), conv.weight._version, conv.bias._version)
+        if torch.is_grad_enabled() or self._folded is None or self._folded[0] != key:
+            w = torch.einsum("oikl,ij->ojkl", conv.weight, self.mix)  # (C1, 9, k, k)
+            folded = (w / 127.5, conv.bias - w.sum((1, 2, 3)))
+            if torch.is_grad_enabled():
+                return folded
+            self._folded = (key, *folded)
+        return self._folded[1], self._folded[2]
 
 
 PROGRESS_FREQS = 8
@@ -189,15 +211,19 @@ class CompactModel(nn.Module):
             ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         return ids
 
-    def encode_goals(self, goals: list[str]) -> torch.Tensor:
-        """The goal vectors (B, d_goal) of goal strings."""
+    def condition(self, goals: list[str]) -> torch.Tensor:
+        """All that the goal strings decide, (B, d_goal + FiLM sizes): the goal vector, then each view's FiLM."""
         sent, tok, mask = self.goal_text(goals)
-        return self.goal(sent, tok, mask, self.goal_word_ids(goals))
+        goal = self.goal(sent, tok, mask, self.goal_word_ids(goals))  # (B, d_goal)
+        return torch.cat([goal] + [enc.film(goal) for enc in self.views.values()], dim=-1)
 
-    def encode(self, x: Inputs, goal: torch.Tensor | None = None) -> torch.Tensor:
-        """The fused state h (B, d_model) of a batch of queries; ``goal``: their goal vectors, if already known."""
-        goal = self.encode_goals(x.goals) if goal is None else goal  # (B, d_goal)
-        feats = [enc(self._sized(x.frames[v]), goal) for v, enc in self.views.items()]
+    def encode(self, x: Inputs, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The fused state h (B, d_model) of a batch of queries; ``cond``: their `condition`, if already known."""
+        cond = self.condition(x.goals) if cond is None else cond
+        sizes = [self.cfg.d_goal] + [sum(enc.film_sizes) for enc in self.views.values()]
+        goal, *films = cond.split(sizes, dim=-1)
+        feats = [enc(self._sized(x.frames[v]), film)
+                 for (v, enc), film in zip(self.views.items(), films, strict=True)]
         return self.fuse(torch.cat(feats + [goal, progress_features(x.prev_progress.float())], dim=-1))
 
     def _sized(self, frames: torch.Tensor) -> torch.Tensor:
@@ -333,22 +359,27 @@ class CompactReasoner:
     by default: on a 2-core machine shared with an RL learner or other jobs, one thread measured 4.6x faster
     batched and 100x faster per streaming step than two (`sole bench score`).
 
-    Each goal's vector is computed once and kept: a reasoner reads a model whose weights do not change while it
-    lives (training builds a new one for every validation).
+    Each goal's conditioning (goal vector and FiLM scales) is computed once and kept: a reasoner reads a model
+    whose weights do not change while it lives (training builds a new one for every validation).
     """
 
-    def __init__(self, model: CompactModel, batch_size: int = 256, threads: int | None = 1):
+    def __init__(self, model: CompactModel, batch_size: int = 256, threads: int | None = 1,
+                 temperature: float = 0.0, seed: int = 0):
         self.model = model.eval()
         self.views = tuple(model.cfg.views)
         self.batch_size = batch_size
         self.threads = threads
+        self.temperature = temperature
+        """0 decodes greedily (the default, a deterministic reward); above 0 the reasoning is sampled, as GRPO's
+        rollouts are, from a generator seeded with ``seed``."""
+        self._generator = torch.Generator().manual_seed(seed)
         self._goals: dict[str, torch.Tensor] = {}
 
-    def goal_vectors(self, goals: list[str]) -> torch.Tensor:
-        """(B, d_goal) vectors of ``goals``, each new goal string encoded once."""
+    def conditions(self, goals: list[str]) -> torch.Tensor:
+        """The `CompactModel.condition` rows of ``goals``, each new goal string computed once."""
         new = [g for g in dict.fromkeys(goals) if g not in self._goals]
         if new:
-            self._goals.update(zip(new, self.model.encode_goals(new), strict=True))
+            self._goals.update(zip(new, self.model.condition(new), strict=True))
         return torch.stack([self._goals[g] for g in goals])
 
     def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
@@ -366,10 +397,11 @@ class CompactReasoner:
         for lo in range(0, len(queries), self.batch_size):
             chunk = queries[lo: lo + self.batch_size]
             x = queries_to_inputs(chunk, self.views)
-            h = self.model.encode(x, self.goal_vectors(x.goals))
+            h = self.model.encode(x, self.conditions(x.goals))
             if not think:
                 steps += [Step(progress=float(p)) for p in self.model.progress(h).clamp(-1, 1)]
                 continue
-            for q, text in zip(chunk, self.model.decode(self.model.generate(h)), strict=True):
+            ids = self.model.generate(h, temperature=self.temperature, generator=self._generator)
+            for q, text in zip(chunk, self.model.decode(ids), strict=True):
                 steps.append(Step(progress=parse_answer(text, q.prev_progress), text=text))
         return steps

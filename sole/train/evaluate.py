@@ -143,8 +143,13 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
         out["voc"] = float(np.mean([voc(own[i], ends[i]) for i in experts]))
         out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
     if spec.think_episodes > 0:
-        out |= think_stats(reasoner, _cap(eps, spec.think_episodes), spec)
+        out |= think_stats(reasoner, think_subset(episodes, spec), spec)
     return out
+
+
+def think_subset(episodes: list[Episode], spec: EvalSpec) -> list[Episode]:
+    """The episodes `evaluate` also reads with reasoning on."""
+    return _cap(_cap(episodes, spec.max_episodes), spec.think_episodes)
 
 
 def per_task(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalSpec()) -> dict[str, dict[str, float]]:

@@ -12,7 +12,8 @@ over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT 
 decoder is updated: the visual state h and the fast progress head stay exactly as SFT left them, so GRPO can only
 change what the model *writes*. With ``--update all`` the policy gradient also reaches the encoders and fusion
 that compute h (the KL reference then reads its own h), so the progress head, which reads h, moves too. Before and
-after, the same held-out evaluation (`sole.train.evaluate`) is run.
+after, the same held-out evaluation (`sole.train.evaluate`) is run, its reasoning read greedily (as a reward reads
+it) and, as ``sampled/think/*``, sampled at the training temperature (what GRPO's reward was earned by).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sole.envs.tasks import resolve_tasks
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner, Inputs
 from sole.synth.cot import THINK_RE, cot_fact_accuracy
-from sole.train.evaluate import EvalSpec, evaluate
+from sole.train.evaluate import EvalSpec, evaluate, think_stats, think_subset
 from sole.train.samples import (
     DataConfig,
     Example,
@@ -173,6 +174,14 @@ def policy_loss(cfg: GRPOConfig, logp: torch.Tensor, old: torch.Tensor, ref: tor
 # ----------------------------------------------------------------------------------------------- loop
 
 
+def judge_all(cfg: GRPOConfig, model: CompactModel, episodes: list[Episode], spec: EvalSpec) -> dict[str, float]:
+    """`evaluate` (greedy reasoning, as a reward reads it), plus ``sampled/think/*``: the same reasoning episodes
+    with completions sampled at the training temperature, the distribution GRPO's reward was earned by."""
+    sampled = CompactReasoner(model, temperature=cfg.temperature, seed=cfg.seed)
+    return evaluate(CompactReasoner(model), episodes, spec) | {
+        f"sampled/{k}": v for k, v in think_stats(sampled, think_subset(episodes, spec), spec).items()}
+
+
 def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> dict[str, Any]:
     table = Table(title="held-out validation: SFT vs SFT+GRPO")
     for col in ("metric", "SFT", "GRPO"):
@@ -201,7 +210,7 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
     ref = copy.deepcopy(model).eval()
     spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=cfg.think_episodes,
                     max_episodes=cfg.eval_episodes)
-    before = evaluate(CompactReasoner(model), val_eps or train_eps, spec)
+    before = judge_all(cfg, model, val_eps or train_eps, spec)
     params = [p for n, p in model.named_parameters() if trainable(cfg, n)]
     for n, p in model.named_parameters():
         p.requires_grad_(trainable(cfg, n))
@@ -245,5 +254,5 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
     for p in model.parameters():
         p.requires_grad_(True)
     model.save_pretrained(out / "final", step=cfg.steps, extra={"grpo": asdict(cfg)})
-    after = evaluate(CompactReasoner(model), val_eps or train_eps, spec)
+    after = judge_all(cfg, model, val_eps or train_eps, spec)
     return _compare(before, after, out / "compare.json")

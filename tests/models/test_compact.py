@@ -109,10 +109,26 @@ def test_difference_channels_fold_exactly(model):
     first, prev, cur = x[:, 0:3], x[:, 3:6], x[:, 6:9]
     norm = [y / 127.5 - 1 for y in (first, prev, cur)]
     x15 = torch.cat(norm + [norm[2] - norm[1], norm[2] - norm[0]], dim=1)
-    w = torch.einsum("oikl,ij->ojkl", enc.convs[0].weight, enc.mix)
-    folded = torch.nn.functional.conv2d(x, w / 127.5, enc.convs[0].bias - w.sum((1, 2, 3)))  # no padding
+    with torch.no_grad():
+        folded = torch.nn.functional.conv2d(x, *enc.first_conv())  # no padding
     direct = torch.nn.functional.conv2d(x15, enc.convs[0].weight, enc.convs[0].bias)
     torch.testing.assert_close(folded, direct, atol=1e-4, rtol=1e-4)
+
+
+def test_folded_first_conv_is_kept_until_the_weights_change_and_carries_gradients():
+    torch.manual_seed(0)
+    enc = CompactModel.build(CompactConfig.tiny(), WordTokenizer.fit(["a"]), new_goal_vocab(GOALS)).views["wrist"]
+    with torch.no_grad():
+        w0, _ = enc.first_conv()
+        assert enc.first_conv()[0] is w0  # kept while nothing changed
+        enc.convs[0].weight.mul_(2)  # in place, as an optimiser step or a load changes weights
+        enc.convs[0].bias.add_(1)
+        kept = enc.first_conv()
+    w, b = enc.first_conv()  # with gradients on: folded afresh, inside the graph
+    torch.testing.assert_close(kept, (w.detach(), b.detach()))
+    torch.testing.assert_close(kept[0], 2 * w0)
+    (w.sum() + b.sum()).backward()
+    assert enc.convs[0].weight.grad.abs().sum() > 0 and enc.convs[0].bias.grad.abs().sum() > 0
 
 
 def test_judge_restores_the_callers_thread_count(model):
@@ -135,13 +151,21 @@ def test_greedy_generation_follows_the_teacher_forced_decoder(model):
     assert torch.equal(forced[real], ids[real])
 
 
+def test_sampled_reasoning_is_seeded_and_departs_from_greedy(model):
+    qs = queries(6)
+    greedy = [s.text for s in CompactReasoner(model).judge(qs)]
+    sampled = [[s.text for s in CompactReasoner(model, temperature=1.0, seed=3).judge(qs)] for _ in range(2)]
+    assert sampled[0] == sampled[1] and sampled[0] != greedy
+    assert greedy == [s.text for s in CompactReasoner(model).judge(qs)]
+
+
 def test_reasoner_encodes_each_goal_once_and_matches_fresh_encoding(model, monkeypatch):
     from sole.models.compact import queries_to_inputs
 
     r = CompactReasoner(model)
     calls = []
-    encode_goals = model.encode_goals
-    monkeypatch.setattr(model, "encode_goals", lambda goals: calls.append(list(goals)) or encode_goals(goals))
+    condition = model.condition
+    monkeypatch.setattr(model, "condition", lambda goals: calls.append(list(goals)) or condition(goals))
     qs = queries(3) + queries(2, goal="open the window", seed=1)
     first = [s.progress for s in r.judge(qs, think=False)]
     again = [s.progress for s in r.judge(qs, think=False)]

@@ -53,7 +53,7 @@ def test_tiny_grpo_end_to_end(task_set, episodes, tmp_path, update):
     init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, *split)
     cfg = dataclasses.replace(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), update=update)
     out = train(cfg, task_set, *split)
-    assert set(out) == {"sft", "grpo"} and "think/facts" in out["grpo"]
+    assert set(out) == {"sft", "grpo"} and {"think/facts", "sampled/think/mae"} <= set(out["grpo"])
     rows = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and "reward/accuracy" in rows[0]
     assert (tmp_path / "grpo" / "final" / "model.safetensors").is_file()
