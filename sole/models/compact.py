@@ -359,6 +359,9 @@ class CompactReasoner:
     by default: on a 2-core machine shared with an RL learner or other jobs, one thread measured 4.6x faster
     batched and 100x faster per streaming step than two (`sole bench score`).
 
+    ``temperature`` 0 decodes the reasoning greedily (the default: a deterministic reward); above 0 it is sampled,
+    as GRPO's rollouts are, from a generator seeded with ``seed``.
+
     Each goal's conditioning (goal vector and FiLM scales) is computed once and kept: a reasoner reads a model
     whose weights do not change while it lives (training builds a new one for every validation).
     """
@@ -370,8 +373,6 @@ class CompactReasoner:
         self.batch_size = batch_size
         self.threads = threads
         self.temperature = temperature
-        """0 decodes greedily (the default, a deterministic reward); above 0 the reasoning is sampled, as GRPO's
-        rollouts are, from a generator seeded with ``seed``."""
         self._generator = torch.Generator().manual_seed(seed)
         self._goals: dict[str, torch.Tensor] = {}
 
