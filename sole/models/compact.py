@@ -360,22 +360,19 @@ class CompactReasoner:
     batched and 100x faster per streaming step than two (`sole bench score`).
 
     ``temperature`` 0 decodes the reasoning greedily (the default: a deterministic reward); above 0 it is sampled,
-    as GRPO's rollouts are, from a generator seeded with ``seed``. With ``samples`` k > 1 each query is answered
-    k times and the median answer wins (self-consistency); the text returned is a completion that gave it.
+    as GRPO's rollouts are, from a generator seeded with ``seed``.
 
     Each goal's conditioning (goal vector and FiLM scales) is computed once and kept: a reasoner reads a model
     whose weights do not change while it lives (training builds a new one for every validation).
     """
 
     def __init__(self, model: CompactModel, batch_size: int = 256, threads: int | None = 1,
-                 temperature: float = 0.0, samples: int = 1, seed: int = 0):
-        if samples < 1 or (samples > 1 and temperature <= 0):
-            raise ValueError(f"samples ({samples}) must be >= 1, and > 1 only with a temperature above 0")
+                 temperature: float = 0.0, seed: int = 0):
         self.model = model.eval()
         self.views = tuple(model.cfg.views)
         self.batch_size = batch_size
         self.threads = threads
-        self.temperature, self.samples = temperature, samples
+        self.temperature = temperature
         self._generator = torch.Generator().manual_seed(seed)
         self._goals: dict[str, torch.Tensor] = {}
 
@@ -405,11 +402,7 @@ class CompactReasoner:
             if not think:
                 steps += [Step(progress=float(p)) for p in self.model.progress(h).clamp(-1, 1)]
                 continue
-            ids = self.model.generate(h.repeat_interleave(self.samples, dim=0), temperature=self.temperature,
-                                      generator=self._generator)
-            texts = self.model.decode(ids)
-            for i, q in enumerate(chunk):
-                own = texts[i * self.samples: (i + 1) * self.samples]
-                progress, text = sorted((parse_answer(t, q.prev_progress), t) for t in own)[(len(own) - 1) // 2]
-                steps.append(Step(progress=progress, text=text))  # the median answer (lower middle for even k)
+            ids = self.model.generate(h, temperature=self.temperature, generator=self._generator)
+            for q, text in zip(chunk, self.model.decode(ids), strict=True):
+                steps.append(Step(progress=parse_answer(text, q.prev_progress), text=text))
         return steps
