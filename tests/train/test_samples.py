@@ -69,3 +69,13 @@ def test_reversed_samples_play_frames_and_labels_backwards(task_set, episodes):
     ep, e = episodes[drawn[0].episode], drawn[0]
     assert np.array_equal(x.frames["external"][0, ..., 6:].numpy(), ep.frames["external"][len(ep) - 1 - e.t])
     assert re.search(rf"(t=|step ){e.t}\b", completion(ep, e, np.random.default_rng(0)))  # played time
+
+
+def test_extreme_random_priors_sit_at_zero_or_one(task_set, episodes):
+    def priors(p_extreme):
+        cfg = SampleConfig(p_random_prior=1.0, p_extreme_prior=p_extreme, p_reverse=0.0)
+        return np.array([e.prev_progress for e in Sampler(episodes, task_set, cfg, seed=3).batch(400) if e.prev > 0])
+
+    ends = priors(1.0)
+    assert set(np.unique(ends)) == {0.0, 1.0} and 0.3 < ends.mean() < 0.7
+    assert np.isin(priors(0.0), [0.0, 1.0]).mean() < 0.05  # uniform by default
