@@ -15,6 +15,7 @@ progress (and the reasoning, for a reasoner), and result.json.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -111,7 +112,7 @@ class SACConfig:
         return f"{self.reward}={self.model}" if self.model else self.reward
 
     def run_dir(self) -> Path:
-        source = self.reward_label().replace("=", "-").replace(":", "-")
+        source = re.sub(r"[=:/\\]+", "-", self.reward_label()).strip("-")  # a checkpoint path stays one folder
         return Path(self.out) / (self.name or f"{self.task}-{source}-s{self.seed}")
 
     def validate(self) -> None:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,8 @@ def test_reward_with_named_reasoner_gets_its_own_run_and_label():
     assert [j.reward_label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
     assert [j.run_dir().name for j in jobs] == ["drawer-close-oracle-dense-s1", "drawer-close-sole-s1",
                                               "drawer-close-sole-compact-fold-a-s1"]
+    ckpt = SweepConfig(tasks="drawer-close", rewards=("sole=runs/sft/final",), out="runs/x").jobs()[0]
+    assert ckpt.run_dir() == Path("runs/x/drawer-close-sole-runs-sft-final-s0")  # one folder per run
 
 
 def _write_evals(run_dir, successes):
