@@ -27,6 +27,9 @@ def test_tiny_sft_trains_saves_and_resumes(task_set, episodes, tmp_path):
 def test_sft_learns_progress(task_set, episodes, tmp_path):
     """On the synthetic square-moves-with-progress data, a short run must beat the start clearly."""
     cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), steps=120, eval_every=120, batch_size=16, lr=3e-3)
+    # Priors at exactly 0 or 1 slow the first hundred steps on this tiny set (L1 -17% instead of -40% in 120
+    # steps); what is tested here is that the loop learns, so they are off.
+    cfg = replace(cfg, sample=replace(cfg.sample, p_extreme_prior=0.0))
     train(cfg, task_set, *split_episodes(episodes, 3))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     first = sum(r["train/progress_l1"] for r in rows[:10]) / 10
