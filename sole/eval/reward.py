@@ -30,7 +30,7 @@ from sole.envs.tasks import TASKS, get_task, held_out_fold, resolve_tasks  # noq
 from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
 
-HACK_KINDS = ("hover", "near-miss", "frozen", "occluded", "reversed")
+HACK_KINDS = ("hover", "near-miss", "look-away", "frozen", "occluded", "reversed")
 """Rollout kinds that look like progress without doing the task; each is paired against successful experts."""
 
 

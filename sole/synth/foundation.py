@@ -29,7 +29,8 @@ MIN_PX = 3.0
 MIN_M = 0.02
 DEPTH_RANGE = 0.8
 """Metres of depth spanned by the grey ramp of a depth image (the workspace, not the far background)."""
-FORWARD_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "occluded")
+FORWARD_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "look-away",
+                 "occluded")
 """Kinds whose frame order is physical time (reversed runs backwards; frozen repeats frames)."""
 
 

@@ -18,6 +18,9 @@ Kinds (registry `KINDS`): a policy that drives the env, optionally followed by a
   to a point 10 cm above the goal, since the hand *is* the object there).
 - ``near-miss`` (hacking look-alike): the expert until progress first reaches a drawn level in [0.6, 0.8], then
   the gripper opens and backs away, leaving the object short of the goal.
+- ``look-away`` (hacking look-alike): the open gripper raised to the top of the workspace on the side away from
+  the object, so the wrist camera no longer sees it; the state SAC found to fool the default model on
+  drawer-close (docs/results.md). The object is untouched.
 - ``frozen`` (hacking look-alike): an expert video whose camera stalls for 15-40 frames: the last frame before
   the stall is repeated while time goes on. **Label decision**: during the stall the label and facts are held at
   the frozen frame's values, because a label must describe what the video shows and a stalled camera shows no
@@ -233,6 +236,15 @@ def _hover(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Po
     return lambda i: _toward(env, target, -1.0)
 
 
+def _look_away(env: TaskEnv, rng: np.random.Generator, meta: dict, steps: int) -> Policy:
+    obj = np.asarray(env.privileged().facts.obj)
+    lo, hi = _WORKSPACE
+    side = hi[0] if obj[0] < 0 else lo[0]
+    target = np.array([side, lo[1], hi[2]]) + rng.uniform(-0.05, 0.05, 3)
+    meta["target"] = [round(float(v), 3) for v in target]
+    return lambda i: _toward(env, target, -1.0)
+
+
 # --- video transforms -------------------------------------------------------------------------------------------
 def _freeze(ep: Episode, rng: np.random.Generator) -> Episode:
     n = len(ep)
@@ -276,13 +288,14 @@ KINDS: dict[str, tuple[PolicyFactory, Transform | None]] = {
     "failure": (_failure, None),
     "hover": (_hover, None),
     "near-miss": (_near_miss, None),
+    "look-away": (_look_away, None),
     "frozen": (_expert, _freeze),
     "occluded": (_expert, _occlude),
     "reversed": (_expert, _reverse),
 }
 """Rollout kind -> (policy that drives the env, transform of the recorded episode)."""
 
-HACKS = ("hover", "near-miss", "frozen", "occluded")
+HACKS = ("hover", "near-miss", "look-away", "frozen", "occluded")
 """Kinds that look like progress to a careless reward model but are not (occluded: the view is hidden)."""
 
 

@@ -82,3 +82,12 @@ def test_expert_holds_once_solved_where_the_raw_expert_undoes_its_success():
         env.close()
     own = ep.labels["faucet-open"]
     assert ep.success and own[-1] >= 0.95 and own.max() >= 0.95
+
+
+def test_look_away_raises_the_hand_away_from_an_untouched_object(env):
+    ep = rollout(env, "look-away", seed=4, steps=120)
+    first, last = ep.facts[0], ep.facts[-1]
+    assert last["hand"][2] > first["hand"][2] + 0.05  # raised
+    assert np.linalg.norm(np.subtract(last["hand"], last["obj"])) > np.linalg.norm(
+        np.subtract(first["hand"], first["obj"]))  # further from the object than at the start
+    assert np.allclose(first["obj"], last["obj"], atol=0.01) and ep.labels["window-close"][-1] < 0.1
