@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sole.data import store
 from sole.envs.tasks import resolve_tasks
-from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, KINDS, check_kinds
+from sole.synth.rollouts import ENV_STEPS, EVAL_KINDS, FRAME_EVERY, KINDS, check_kinds
 
 console = Console()
 
@@ -98,7 +98,7 @@ def parse_mix(mix: str) -> dict[str, int]:
 
 def plan(cfg: SynthConfig, split: str) -> list[Job]:
     """The shards of one split, in index order."""
-    per_kind = parse_mix(cfg.mix) if split == "train" else {k: cfg.eval_per_kind for k in KINDS}
+    per_kind = parse_mix(cfg.mix) if split == "train" else {k: cfg.eval_per_kind for k in EVAL_KINDS}
     jobs: list[Job] = []
     index = 0
     for task in resolve_tasks(cfg.tasks):

@@ -295,6 +295,11 @@ KINDS: dict[str, tuple[PolicyFactory, Transform | None]] = {
 }
 """Rollout kind -> (policy that drives the env, transform of the recorded episode)."""
 
+EVAL_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "frozen", "occluded",
+              "reversed")
+"""Kinds of a synthesized evaluation split. Fixed, so that one command keeps writing the same split (seeds follow
+the episode order); ``look-away`` came later and is measured with ``--mix`` (see docs/results.md)."""
+
 HACKS = ("hover", "near-miss", "look-away", "frozen", "occluded")
 """Kinds that look like progress to a careless reward model but are not (occluded: the view is hidden)."""
 

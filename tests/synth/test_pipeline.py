@@ -11,6 +11,7 @@ import pytest
 
 from sole.data.store import load_episodes
 from sole.synth.pipeline import SynthConfig, main, plan
+from sole.synth.rollouts import EVAL_KINDS
 
 TINY = SynthConfig(tasks="reach,drawer-close", mix="expert=2,failure=1,reversed=1", eval_per_kind=0, shard_size=2,
                    workers=1, env_steps=8)
@@ -68,7 +69,7 @@ def test_eval_split_has_disjoint_seeds_and_every_kind():
     train = {s for j in plan(cfg, "train") for _, _, s in j.episodes}
     evals = [e for j in plan(cfg, "eval") for e in j.episodes]
     assert not train & {s for _, _, s in evals}
-    assert len(evals) == 2 * 11
+    assert [k for _, k, _ in evals] == 2 * list(EVAL_KINDS)
 
 
 @pytest.mark.parametrize("change, message", [
