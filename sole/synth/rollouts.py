@@ -300,10 +300,6 @@ EVAL_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover",
 """Kinds of a synthesized evaluation split. Fixed, so that one command keeps writing the same split (seeds follow
 the episode order); ``look-away`` came later and is measured with ``--mix`` (see docs/results.md)."""
 
-HACKS = ("hover", "near-miss", "look-away", "frozen", "occluded")
-"""Kinds that look like progress to a careless reward model but are not (occluded: the view is hidden)."""
-
-
 def check_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     for kind in kinds:
         if kind not in KINDS:

@@ -78,4 +78,4 @@ def test_extreme_random_priors_sit_at_zero_or_one(task_set, episodes):
 
     ends = priors(1.0)
     assert set(np.unique(ends)) == {0.0, 1.0} and 0.3 < ends.mean() < 0.7
-    assert np.isin(priors(0.0), [0.0, 1.0]).mean() < 0.05  # uniform by default
+    assert np.isin(priors(0.0), [0.0, 1.0]).mean() < 0.05  # uniform when the share is 0
