@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check envs": ("sole.envs.check", "CheckConfig", "main"),
     "bench envs": ("sole.envs.bench", "BenchConfig", "main"),
     "synth": ("sole.synth.pipeline", "SynthConfig", "main"),
+    "synth mine": ("sole.synth.mine", "MineConfig", "main"),
     "bench synth": ("sole.synth.bench", "BenchConfig", "main"),
     "data stats": ("sole.data.stats", "StatsConfig", "main"),
     "train sft": ("sole.train.sft", "SFTConfig", "main"),

@@ -336,6 +336,18 @@ def load_episodes(root: str | Path, tasks: Iterable[str] | None = None,
     return sorted(iter_episodes(root, tasks, kinds), key=lambda e: e.index)
 
 
+def load_datasets(roots: str, tasks: Iterable[str] | None = None,
+                  kinds: Iterable[str] | None = None) -> list[Episode]:
+    """`load_episodes` of several datasets given comma-separated (e.g. a synthesis split and mined policy
+    episodes), one after the other; a missing folder is an error."""
+    episodes: list[Episode] = []
+    for root in (r.strip() for r in roots.split(",") if r.strip()):
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"no dataset at {root}; build one with `sole synth` first")
+        episodes += load_episodes(root, tasks, kinds)
+    return episodes
+
+
 def dataset_summary(root: str | Path) -> list[dict[str, Any]]:
     """Per-episode index, task, kind and length from the manifests alone (no frames read)."""
     return [e for m in _manifests(split_root(root)) for e in m["episodes"]]

@@ -118,6 +118,10 @@ class TaskEnv(gym.Env):
         self._progress.update(obs, info)
         return obs.copy(), 0.0, False, bool(truncated), {}
 
+    def observation(self) -> np.ndarray:
+        """The state observation the last reset or step returned (what a state policy acts on)."""
+        return self._obs.copy()
+
     def render_views(self) -> dict[str, np.ndarray]:
         """Both views as upright uint8 (H, W, 3) frames, keyed ``external`` and ``wrist``."""
         return {"external": self.render_camera(self.cfg.external), "wrist": self.render_camera(self.cfg.wrist)}

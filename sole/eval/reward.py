@@ -30,14 +30,17 @@ from sole.envs.tasks import TASKS, get_task, held_out_fold, resolve_tasks  # noq
 from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
 
-HACK_KINDS = ("hover", "near-miss", "look-away", "frozen", "occluded", "reversed")
-"""Rollout kinds that look like progress without doing the task; each is paired against successful experts."""
+HACK_KINDS = ("hover", "near-miss", "look-away", "frozen", "occluded", "reversed", "policy")
+"""Rollout kinds that look like progress without doing the task; each is paired against successful experts.
+``policy`` is a trained RL policy's rollout (`sole synth mine`); like every family, only those that end unsolved
+count."""
 
 
 @dataclass(frozen=True)
 class EvalRewardConfig:
     data: str = "data/eval"
-    """Root of a synthesized evaluation set (see `sole synth`)."""
+    """Root of a synthesized evaluation set (see `sole synth`); several, comma-separated, are read together (e.g.
+    with mined policy episodes, `sole synth mine`)."""
     model: str = "held-out"
     """``held-out`` scores each task with the fold model that never saw it; otherwise a reasoner spec or path."""
     tasks: str = "all"
@@ -142,11 +145,11 @@ def model_for(task: str, cfg: EvalRewardConfig) -> str:
 
 
 def main(cfg: EvalRewardConfig) -> dict:
-    from sole.data.store import load_episodes
+    from sole.data.store import load_datasets
     from sole.models.registry import load_reasoner
 
     tasks = resolve_tasks(cfg.tasks)
-    episodes = load_episodes(cfg.data, tasks=list(tasks))
+    episodes = load_datasets(cfg.data, tasks=list(tasks))
     by_task: dict[str, list[Episode]] = defaultdict(list)
     for ep in episodes:
         by_task[ep.task].append(ep)

@@ -21,7 +21,6 @@ Frames stay uint8 in memory; a batch is gathered and stacked per call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -35,7 +34,7 @@ from sole.models.compact import Inputs, stack_frames
 @dataclass(frozen=True)
 class DataConfig:
     root: str = "data/synth-v2/train"
-    """Dataset written by `sole synth` (its training split)."""
+    """Dataset written by `sole synth` (its training split); several, comma-separated, are read together."""
     val: str = "data/synth-v2/eval"
     """Held-out episodes of the same tasks for validation (the synthesis eval split); empty: hold out every
     ``val_every``-th episode of each task from ``root`` instead."""
@@ -55,11 +54,9 @@ class Split:
 
 
 def read_episodes(root: str, tasks: tuple[str, ...]) -> list[Episode]:
-    from sole.data.store import load_episodes
+    from sole.data.store import load_datasets
 
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"no dataset at {root}; build one with `sole synth` first")
-    episodes = load_episodes(root, tasks=tasks)
+    episodes = load_datasets(root, tasks=tasks)
     if not episodes:
         raise ValueError(f"dataset {root} holds no episodes of the tasks {', '.join(tasks)}")
     return episodes

@@ -1,0 +1,129 @@
+"""`sole synth mine`: labelled episodes of the states trained RL policies reach, for hardening a reward model.
+
+Scripted look-alikes (hover, near-miss, look-away...) only cover the exploits someone thought of; a policy trained
+on a learned reward finds its own (SAC on drawer-close, rewarded by the default model, learned to raise the arm so
+the wrist camera no longer saw the drawer: docs/rl.md). This command rolls out the final policy of each given SAC
+run folder on fresh layouts, under the RL protocol (one frame per agent step, each action held for
+``FRAME_EVERY`` env steps), and labels every frame with the simulator's truth like any synthesized episode, so the
+states a policy found can be trained on (``sole train sft --data.root <synth>/train,<out>/train``) and measured
+(``sole eval reward --data <out>/eval``). Episodes are of kind ``policy``; ``meta`` names the run and whether the
+actions were sampled or the policy's mean.
+
+Writes ``<out>/train`` and ``<out>/eval`` (seeds of the two never overlap, nor those of `sole synth` with another
+``--seed``), one shard per run and split, and ``<out>/READY.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+
+from sole.data import store
+from sole.data.episode import Episode
+from sole.envs.sim import TaskEnv, make_env
+from sole.synth.pipeline import SEED_STRIDE, SPLIT_OFFSET, content_hash
+from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, N_FRAMES, Policy, record, to_episode
+
+console = Console()
+
+KIND = "policy"
+
+
+@dataclass(frozen=True)
+class MineConfig:
+    """Roll out trained SAC policies and label what they do (train and eval splits)."""
+
+    runs: tuple[str, ...]
+    """SAC run folders (`sole rl` output: config.json and policy.zip)."""
+    out: str = "data/mined"
+    """Output folder; the splits go to <out>/train and <out>/eval."""
+    episodes: int = 20
+    """Training episodes per run."""
+    eval_episodes: int = 5
+    """Evaluation episodes per run (0: no eval split)."""
+    sampled: float = 0.5
+    """Share of episodes whose actions are sampled from the policy (the rest act on its mean), so the data covers
+    the neighbourhood of the exploit as well as the exploit."""
+    seed: int = 1
+    """Layout seeds are seed x 1,000,000 + split offset + episode index; keep it apart from `sole synth`'s seed."""
+    size: int = 64
+    """Render size of each view in pixels."""
+
+
+def load_policy(run: str | Path) -> tuple[str, Any]:
+    """(task, SB3 SAC model) of a `sole rl` run folder, with clear errors for what is missing."""
+    from stable_baselines3 import SAC
+
+    run = Path(run)
+    config, weights = run / "config.json", run / "policy.zip"
+    for path in (config, weights):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: --runs takes finished `sole rl` run folders")
+    return json.loads(config.read_text())["task"], SAC.load(weights, device="cpu")
+
+
+def policy_actions(env: TaskEnv, model: Any, deterministic: bool) -> Policy:
+    """Env step -> action: the policy reads the state observation every ``FRAME_EVERY`` env steps (its action
+    repeat) and the action is held in between."""
+    held = {"action": np.zeros(4)}
+
+    def policy(i: int) -> np.ndarray:
+        if i % FRAME_EVERY == 0:
+            held["action"], _ = model.predict(env.observation(), deterministic=deterministic)
+        return held["action"]
+    return policy
+
+
+def mine_run(run: str, split: str, n: int, first_index: int, cfg: MineConfig) -> list[Episode]:
+    task, model = load_policy(run)
+    env = make_env(task, size=cfg.size)
+    rng = np.random.default_rng(cfg.seed)
+    episodes = []
+    try:
+        for index in range(first_index, first_index + n):
+            seed = cfg.seed * SEED_STRIDE + SPLIT_OFFSET[split] + index
+            deterministic = bool(rng.random() >= cfg.sampled)
+            model.set_random_seed(seed)
+            env.reset(seed=seed)
+            rec = record(env, policy_actions(env, model, deterministic), ENV_STEPS, FRAME_EVERY)
+            episodes.append(to_episode(task, KIND, seed, rec, index, {"run": run, "deterministic": deterministic}))
+    finally:
+        env.close()
+    return episodes
+
+
+def mine_split(cfg: MineConfig, split: str, per_run: int) -> dict[str, Any]:
+    root = Path(cfg.out) / split
+    root.mkdir(parents=True, exist_ok=True)
+    start, manifests = time.perf_counter(), []
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"mine {split}", total=len(cfg.runs))
+        for shard, run in enumerate(cfg.runs):
+            episodes = mine_run(run, split, per_run, shard * per_run, cfg)
+            manifests.append(store.write_shard(root, shard, episodes, [ep.index * N_FRAMES for ep in episodes]))
+            bar.advance(task)
+    store.write_meta(root, manifests, cfg.size)
+    return {"path": str(root), "episodes": sum(len(m["episodes"]) for m in manifests),
+            "seconds": round(time.perf_counter() - start, 1), "hash": content_hash(root)}
+
+
+def main(cfg: MineConfig) -> dict[str, Any]:
+    if not cfg.runs or cfg.episodes < 1 or cfg.eval_episodes < 0 or not 0.0 <= cfg.sampled <= 1.0:
+        raise ValueError("need at least one run, episodes >= 1, eval_episodes >= 0 and 0 <= sampled <= 1; got "
+                         f"{len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, {cfg.sampled}")
+    for run in cfg.runs:  # fail before any rollout on a bad folder
+        load_policy(run)
+    (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
+    splits = {"train": cfg.episodes} | ({"eval": cfg.eval_episodes} if cfg.eval_episodes else {})
+    result = {split: mine_split(cfg, split, n) for split, n in splits.items()}
+    store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), **result})
+    for split, r in result.items():
+        console.print(f"{split}: {r['episodes']} episodes in {r['seconds']} s -> {r['path']}")
+    return result
