@@ -169,7 +169,7 @@ def main(cfg: EvalRewardConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     _plot(rows, out / "reward_metrics.png")
-    print_table(rows, result["mean"])
+    print_table(rows, result["mean"], cfg.model)
     return result
 
 
@@ -182,8 +182,9 @@ def _mean(rows: list[dict]) -> dict:
 COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "voc/opposite", "win/unrelated")
 
 
-def print_table(rows: list[dict], mean: dict) -> None:
-    table = Table(title="reward metrics on held-out tasks")
+def print_table(rows: list[dict], mean: dict, model: str) -> None:
+    seen = "each task read by the fold model that never saw it" if model == "held-out" else model
+    table = Table(title=f"reward metrics ({seen})")
     table.add_column("task")
     for c in COLUMNS:
         table.add_column(c, justify="right")
