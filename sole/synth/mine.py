@@ -81,8 +81,8 @@ def policy_actions(env: TaskEnv, model: Any, deterministic: bool) -> Policy:
     return policy
 
 
-def mine_run(run: str, split: str, n: int, first_index: int, cfg: MineConfig) -> list[Episode]:
-    task, model = load_policy(run)
+def mine_run(run: str, task: str, model: Any, split: str, n: int, first_index: int,
+             cfg: MineConfig) -> list[Episode]:
     env = make_env(task, size=cfg.size)
     rng = np.random.default_rng(cfg.seed)
     episodes = []
@@ -99,16 +99,16 @@ def mine_run(run: str, split: str, n: int, first_index: int, cfg: MineConfig) ->
     return episodes
 
 
-def mine_split(cfg: MineConfig, split: str, per_run: int) -> dict[str, Any]:
+def mine_split(cfg: MineConfig, split: str, per_run: int, policies: list[tuple[str, str, Any]]) -> dict[str, Any]:
     root = Path(cfg.out) / split
     root.mkdir(parents=True, exist_ok=True)
     start, manifests = time.perf_counter(), []
     with Progress(console=console) as bar:
-        task = bar.add_task(f"mine {split}", total=len(cfg.runs))
-        for shard, run in enumerate(cfg.runs):
-            episodes = mine_run(run, split, per_run, shard * per_run, cfg)
+        progress = bar.add_task(f"mine {split}", total=len(cfg.runs))
+        for shard, (run, task, model) in enumerate(policies):
+            episodes = mine_run(run, task, model, split, per_run, shard * per_run, cfg)
             manifests.append(store.write_shard(root, shard, episodes, [ep.index * N_FRAMES for ep in episodes]))
-            bar.advance(task)
+            bar.advance(progress)
     store.write_meta(root, manifests, cfg.size)
     return {"path": str(root), "episodes": sum(len(m["episodes"]) for m in manifests),
             "seconds": round(time.perf_counter() - start, 1), "hash": content_hash(root)}
@@ -118,11 +118,10 @@ def main(cfg: MineConfig) -> dict[str, Any]:
     if not cfg.runs or cfg.episodes < 1 or cfg.eval_episodes < 0 or not 0.0 <= cfg.sampled <= 1.0:
         raise ValueError("need at least one run, episodes >= 1, eval_episodes >= 0 and 0 <= sampled <= 1; got "
                          f"{len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, {cfg.sampled}")
-    for run in cfg.runs:  # fail before any rollout on a bad folder
-        load_policy(run)
+    policies = [(run, *load_policy(run)) for run in cfg.runs]  # loaded once; fails before any rollout on a bad folder
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     splits = {"train": cfg.episodes} | ({"eval": cfg.eval_episodes} if cfg.eval_episodes else {})
-    result = {split: mine_split(cfg, split, n) for split, n in splits.items()}
+    result = {split: mine_split(cfg, split, n, policies) for split, n in splits.items()}
     store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), **result})
     for split, r in result.items():
         console.print(f"{split}: {r['episodes']} episodes in {r['seconds']} s -> {r['path']}")

@@ -300,6 +300,7 @@ EVAL_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover",
 """Kinds of a synthesized evaluation split. Fixed, so that one command keeps writing the same split (seeds follow
 the episode order); ``look-away`` came later and is measured with ``--mix`` (see docs/results.md)."""
 
+
 def check_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     for kind in kinds:
         if kind not in KINDS:
