@@ -29,9 +29,9 @@ MIN_PX = 3.0
 MIN_M = 0.02
 DEPTH_RANGE = 0.8
 """Metres of depth spanned by the grey ramp of a depth image (the workspace, not the far background)."""
-FORWARD_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "look-away",
-                 "occluded")
-"""Kinds whose frame order is physical time (reversed runs backwards; frozen repeats frames)."""
+STILL_KINDS = ("frozen",)
+"""Kinds whose frames do not follow physical time (frozen repeats frames), so they get no temporal questions. Every
+other kind, mined policy rollouts included, runs forwards, except reversed, which runs backwards and is asked so."""
 
 
 def project(env: TaskEnv, camera: str, points: dict[str, Any]) -> dict[str, Point]:
@@ -147,7 +147,7 @@ def _moved(ep: Episode, a: int, b: int) -> bool:
 
 def temporal_records(ep: Episode, rng: np.random.Generator, n: int = 6, gap: int = 10) -> list[dict[str, Any]]:
     """Up to ``n`` temporal questions per kind on frames of ``ep`` that are ``gap`` frames apart."""
-    if ep.kind not in (*FORWARD_KINDS, "reversed"):
+    if ep.kind in STILL_KINDS:
         return []
     backwards = ep.kind == "reversed"
     obj = get_task(ep.task).obj

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,9 @@ def test_temporal_answers_follow_physical_time(env):
                 assert r["answer"] == "backwards"
                 checked += 1
     assert checked >= 4
+
+
+def test_temporal_questions_skip_only_frozen_videos(env):
+    ep = rollout(env, "expert", seed=2, steps=120)
+    assert temporal_records(replace(ep, kind="policy"), np.random.default_rng(0), n=4)
+    assert temporal_records(replace(ep, kind="frozen"), np.random.default_rng(0), n=4) == []
