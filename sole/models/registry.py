@@ -1,8 +1,8 @@
 """Reasoners by name: ``load_reasoner("compact:fold-a")`` is what RL, evaluation and scoring call.
 
-A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``) or a checkpoint
-directory. Shipped compact checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default
-model trained on all 50 tasks.
+A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``), a checkpoint
+directory, or ``min:SPEC+SPEC[+...]``, the lowest answer of several (`sole.models.ensemble`). Shipped compact
+checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
 """
 
 from __future__ import annotations
@@ -29,8 +29,17 @@ def _compact(variant: str) -> Reasoner:
     return load_compact(CHECKPOINTS / variant)
 
 
+def _min_ensemble(specs: str) -> Reasoner:
+    from sole.models.ensemble import MinEnsemble
+
+    if "+" not in specs:
+        raise ValueError(f"min:{specs} names one reasoner; join two or more with '+', e.g. min:compact:fold-a+DIR")
+    return MinEnsemble([load_reasoner(spec) for spec in specs.split("+")])
+
+
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
+    "min": _min_ensemble,
 }
 """Backend name -> loader taking the variant (``default`` when the spec names none)."""
 
