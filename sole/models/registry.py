@@ -3,6 +3,8 @@
 A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``), a checkpoint
 directory, or ``min:SPEC+SPEC[+...]``, the lowest answer of several (`sole.models.ensemble`). Shipped compact
 checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
+``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
+as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from sole.models.base import Reasoner
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-COMPACT_VARIANTS = ("default", "fold-a", "fold-b")
+COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1")
 
 
 def load_compact(path: str | Path) -> Reasoner:

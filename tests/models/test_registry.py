@@ -15,3 +15,7 @@ def test_unknown_variant():
 
 def test_checkpoint_directory(tiny_checkpoint):
     assert load_reasoner(tiny_checkpoint).views == ("external", "wrist")
+
+
+def test_shipped_fold_models_load_and_pair_in_an_ensemble():
+    assert load_reasoner("min:compact:fold-b+compact:fold-b-s1").views == ("external", "wrist")
