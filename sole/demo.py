@@ -24,9 +24,10 @@ from rich.progress import track
 from rich.table import Table
 
 from sole.envs.sim import make_env
-from sole.envs.tasks import get_task, held_out_fold, resolve_tasks
+from sole.envs.tasks import get_task, resolve_tasks
 from sole.eval.report import Section, write_report
 from sole.models.base import Clip, Reasoner, reason
+from sole.models.registry import spec_for_task
 from sole.synth.rollouts import ENV_STEPS, check_kinds, rollout
 from sole.viz import annotated_frames, write_video
 
@@ -76,7 +77,7 @@ def run_episode(task: str, kind: str, cfg: DemoConfig, models: dict, out: Path) 
         env.close()
     goal = get_task(task).goals[0]
     clip = Clip(ep.frames)
-    held_spec = f"compact:fold-{held_out_fold(task)}" if cfg.held_out_model == "held-out" else cfg.held_out_model
+    held_spec = spec_for_task(cfg.held_out_model, task)
     held, texts = _progress(held_spec, clip, goal, models), _reasoning(held_spec, clip, goal, models)
     default = _progress(cfg.default_model, clip, goal, models)
     true = ep.label(task)

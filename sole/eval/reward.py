@@ -26,9 +26,10 @@ from rich.table import Table  # noqa: E402
 
 from sole.data.episode import Episode  # noqa: E402
 from sole.envs.progress import SOLVED_FLOOR  # noqa: E402
-from sole.envs.tasks import TASKS, get_task, held_out_fold, resolve_tasks  # noqa: E402
+from sole.envs.tasks import TASKS, get_task, resolve_tasks  # noqa: E402
 from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
+from sole.models.registry import spec_for_task  # noqa: E402
 
 HACK_KINDS = ("hover", "near-miss", "look-away", "frozen", "occluded", "reversed", "policy")
 """Rollout kinds that look like progress without doing the task; each is paired against successful experts.
@@ -42,7 +43,8 @@ class EvalRewardConfig:
     """Root of a synthesized evaluation set (see `sole synth`); several, comma-separated, are read together (e.g.
     with mined policy episodes, `sole synth mine`)."""
     model: str = "held-out"
-    """``held-out`` scores each task with the fold model that never saw it; otherwise a reasoner spec or path."""
+    """``held-out`` scores each task with the fold model that never saw it; otherwise a reasoner spec or path, in
+    which ``{fold}`` is each task's held-out fold (`sole.models.registry.spec_for_task`)."""
     tasks: str = "all"
     """Tasks to evaluate: all, fold-a, fold-b or a comma-separated list."""
     stride: int = 1
@@ -140,10 +142,6 @@ def _fact_accuracy(task: str, episodes: list[Episode], judged: list[Judgement]) 
     return float(np.mean(ok)) if ok else float("nan")
 
 
-def model_for(task: str, cfg: EvalRewardConfig) -> str:
-    return f"compact:fold-{held_out_fold(task)}" if cfg.model == "held-out" else cfg.model
-
-
 def main(cfg: EvalRewardConfig) -> dict:
     from sole.data.store import load_datasets
     from sole.models.registry import load_reasoner
@@ -160,7 +158,7 @@ def main(cfg: EvalRewardConfig) -> dict:
     models: dict[str, Reasoner] = {}
     rows = []
     for task in track(tasks, description="evaluating reward"):
-        spec = model_for(task, cfg)
+        spec = spec_for_task(cfg.model, task)
         if spec not in models:
             models[spec] = load_reasoner(spec)
         rows.append({"model": spec, **evaluate_task(models[spec], task, by_task[task], cfg, rng)})

@@ -5,6 +5,10 @@ directory, or ``min:SPEC+SPEC[+...]``, the lowest answer of several (`sole.model
 checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
 ``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
 as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
+
+Where a task is known (evaluation, RL, the demo), `spec_for_task` fills ``{fold}`` with the fold that never held
+it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}``, and
+``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from sole.models.base import Reasoner
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1")
+HELD_OUT = "compact:fold-{fold}"
+"""The fold model that never saw a task (``{fold}``: its held-out fold)."""
 
 
 def load_compact(path: str | Path) -> Reasoner:
@@ -55,3 +61,11 @@ def load_reasoner(spec: str) -> Reasoner:
         raise ValueError(f"unknown reasoner {spec!r}; valid: {', '.join(REASONERS)} (with :VARIANT) "
                          "or a checkpoint directory")
     return REASONERS[name](variant or "default")
+
+
+def spec_for_task(spec: str, task: str) -> str:
+    """``spec`` for reading ``task``: ``held-out`` (or empty) is `HELD_OUT`, and ``{fold}`` becomes the fold that
+    never held ``task``."""
+    from sole.envs.tasks import held_out_fold
+
+    return (HELD_OUT if spec in ("", "held-out") else spec).replace("{fold}", held_out_fold(task))

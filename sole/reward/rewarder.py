@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sole.envs.tasks import get_task, held_out_fold
+from sole.envs.tasks import get_task
 from sole.models.base import Query, Reasoner, Step
 
 Frames = dict[str, np.ndarray]
@@ -33,8 +33,9 @@ class RewardConfig:
     source: str = "sole"
     """Reward source: sole, oracle-dense, oracle-sparse or zero."""
     model: str = ""
-    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir); default: the fold model that never
-    saw the task, ``compact:fold-<held-out fold>``."""
+    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B); default: the fold model that
+    never saw the task. ``{fold}`` is that task's held-out fold, e.g. min:compact:fold-{fold}+compact:fold-{fold}-s1
+    (`sole.models.registry.spec_for_task`)."""
     every: int = 1
     """Query the source every k agent steps (and at an episode's last step)."""
     between: Literal["hold", "extrapolate"] = "hold"
@@ -70,11 +71,6 @@ class Source:
 
 
 # --- sources ----------------------------------------------------------------------------------------------------
-def default_model(task: str) -> str:
-    """The compact model whose training fold never held ``task``."""
-    return f"compact:fold-{held_out_fold(task)}"
-
-
 def reasoner_source(reasoner: Reasoner, think: bool = False) -> Source:
     """A reasoner as a reward: sees only the queries (goal text + rendered frames + its previous answer)."""
     return Source(views=tuple(reasoner.views), judge=lambda _idx, queries: reasoner.judge(queries, think=think),
@@ -82,9 +78,9 @@ def reasoner_source(reasoner: Reasoner, think: bool = False) -> Source:
 
 
 def _sole(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
-    from sole.models.registry import load_reasoner
+    from sole.models.registry import load_reasoner, spec_for_task
 
-    return reasoner_source(load_reasoner(cfg.model or default_model(task)), think=cfg.think)
+    return reasoner_source(load_reasoner(spec_for_task(cfg.model, task)), think=cfg.think)
 
 
 def _oracle_dense(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:

@@ -1,6 +1,6 @@
 import pytest
 
-from sole.models.registry import load_reasoner
+from sole.models.registry import load_reasoner, spec_for_task
 
 
 def test_unknown_backend():
@@ -19,3 +19,11 @@ def test_checkpoint_directory(tiny_checkpoint):
 
 def test_shipped_fold_models_load_and_pair_in_an_ensemble():
     assert load_reasoner("min:compact:fold-b+compact:fold-b-s1").views == ("external", "wrist")
+
+
+def test_held_out_spec_names_the_fold_that_never_saw_the_task():
+    assert spec_for_task("held-out", "window-close") == "compact:fold-b"  # window-close is in fold a
+    assert spec_for_task("", "sweep-into") == "compact:fold-a"
+    assert spec_for_task("min:compact:fold-{fold}+compact:fold-{fold}-s1", "window-open") == \
+        "min:compact:fold-a+compact:fold-a-s1"
+    assert spec_for_task("compact", "window-open") == "compact"

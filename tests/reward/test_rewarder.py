@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sole.models.base import Query, Step
-from sole.reward.rewarder import SOURCES, RewardConfig, Rewarder, Source, default_model, make_rewarder
+from sole.reward.rewarder import SOURCES, RewardConfig, Rewarder, Source, make_rewarder
 
 
 class ScriptedSource:
@@ -100,10 +100,8 @@ def test_bad_config_values_are_named():
         make_rewarder(RewardConfig(source="zero"), "window-shut", [])
 
 
-def test_sources_registry_and_default_model():
+def test_sources_registry():
     assert set(SOURCES) == {"sole", "oracle-dense", "oracle-sparse", "zero"}
-    assert default_model("window-close") == "compact:fold-b"  # window-close is in fold a
-    assert default_model("sweep-into") == "compact:fold-a"
 
 
 def test_reasoner_source_reads_only_queries(pixel_reasoner):
