@@ -38,8 +38,6 @@ def test_missing_task_is_a_clear_error(eval_set, tiny_checkpoint, tmp_path):
         main(cfg)
 
 
-
-
 def test_look_alike_that_solves_the_task_is_not_a_hacking_pair(monkeypatch):
     def episode(kind, final):
         n = 4
