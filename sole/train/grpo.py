@@ -31,7 +31,6 @@ from rich.console import Console
 from rich.table import Table
 
 from sole.data.episode import Episode
-from sole.envs.tasks import resolve_tasks
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner, Inputs
 from sole.synth.cot import THINK_RE, cot_fact_accuracy
@@ -43,7 +42,7 @@ from sole.train.samples import (
     Sampler,
     load_split,
     query_facts,
-    read_episodes,
+    read_unseen,
     to_inputs,
 )
 from sole.train.sft import SFTConfig, lr_at
@@ -198,7 +197,7 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     split = load_split(cfg.data)
-    val = read_episodes(cfg.data.val, resolve_tasks(cfg.eval_tasks)) if cfg.eval_tasks else split.val
+    val = read_unseen(cfg.data, cfg.eval_tasks, split.tasks) if cfg.eval_tasks else split.val
     return train(cfg, split.tasks, split.train, val)
 
 

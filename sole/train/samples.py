@@ -73,6 +73,14 @@ def load_split(cfg: DataConfig) -> Split:
     return Split(tasks, train[: cfg.max_episodes] if cfg.max_episodes > 0 else train, val)
 
 
+def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> list[Episode]:
+    """Validation episodes (``cfg.val``) of tasks outside ``trained``: how a model reads tasks it never saw."""
+    tasks = resolve_tasks(selection)
+    if seen := sorted(set(tasks) & set(trained)):
+        raise ValueError(f"tasks {', '.join(seen)} are trained on, so they cannot measure unseen tasks")
+    return read_episodes(cfg.val, tasks)
+
+
 @dataclass(frozen=True)
 class SampleConfig:
     p_own: float = 0.6

@@ -26,7 +26,7 @@ from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
-from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, to_inputs
+from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, read_unseen, to_inputs
 
 console = Console()
 
@@ -59,6 +59,10 @@ class SFTConfig:
     """Steps between validations (and checkpoints)."""
     eval_episodes: int = 60
     """Validation episodes read per validation (0: all)."""
+    probe_tasks: str = ""
+    """Tasks not trained on whose episodes of ``data.val`` are also read at each validation (metrics under
+    ``probe/``): how the reading of unseen tasks moves during training. For watching only; the final checkpoint
+    is the one shipped, so choosing a step by it would tune on the held-out tasks."""
     corpus: int = 20000
     """Completions generated to fit the CoT tokenizer."""
     threads: int = 1
@@ -154,10 +158,10 @@ def build_or_resume(cfg: SFTConfig, sampler: Sampler,
     return model, opt, step
 
 
-def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig) -> dict[str, float]:
+def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig, prefix: str = "val") -> dict[str, float]:
     model.eval()
     spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=2, max_episodes=cfg.eval_episodes)
-    metrics = {f"val/{k}": v for k, v in evaluate(CompactReasoner(model), val, spec).items()}
+    metrics = {f"{prefix}/{k}": v for k, v in evaluate(CompactReasoner(model), val, spec).items()}
     model.train()
     return metrics
 
@@ -172,11 +176,14 @@ def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig,
 
 def main(cfg: SFTConfig) -> Path:
     split = load_split(cfg.data)
-    return train(cfg, split.tasks, split.train, split.val)
+    probe = read_unseen(cfg.data, cfg.probe_tasks, split.tasks) if cfg.probe_tasks else []
+    return train(cfg, split.tasks, split.train, split.val, probe)
 
 
-def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> Path:
-    """Train on ``train_eps`` (goals drawn from ``tasks``), validate on ``val_eps``; the final checkpoint dir."""
+def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode],
+          probe_eps: list[Episode] | None = None) -> Path:
+    """Train on ``train_eps`` (goals drawn from ``tasks``), validate on ``val_eps`` (and ``probe_eps``, episodes of
+    tasks not trained on); the final checkpoint dir."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -214,6 +221,8 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                 if val_eps:
                     metrics = validate(model, val_eps, cfg)
                     row |= metrics
+                if probe_eps:
+                    row |= validate(model, probe_eps, cfg, prefix="probe")
                 row["time/elapsed_s"] = time.time() - t0
                 save(model, opt, cfg, step + 1, "last")
             log.write(json.dumps(row) + "\n")

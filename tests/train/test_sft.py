@@ -48,7 +48,13 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
     for shard, root in enumerate(("train", "eval")):
         eps = episodes[shard::2]
         write_shard(tmp_path / root, 0, eps, [i * len(eps[0]) for i in range(len(eps))])
-    data = DataConfig(root=str(tmp_path / "train"), val=str(tmp_path / "eval"), tasks=",".join(task_set))
-    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=4)
+    data = DataConfig(root=str(tmp_path / "train"), val=str(tmp_path / "eval"), tasks=",".join(task_set[:-1]))
+    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=4,
+                  probe_tasks=task_set[-1])
     final = main(cfg)
     assert json.loads((final / "val.json").read_text())["val/episodes"] > 0
+    # the probe reads only the task left out of training, at every validation
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["probe/episodes"] == sum(e.task == task_set[-1] for e in episodes[1::2])
+    with pytest.raises(ValueError, match="trained on"):
+        main(replace(cfg, probe_tasks=",".join(task_set), out=str(tmp_path / "run2")))
