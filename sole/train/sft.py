@@ -166,6 +166,40 @@ def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig, prefix: st
     return metrics
 
 
+CURVES = ("mae", "voc", "margin/opposite", "margin/unrelated")
+"""Validation readings drawn in ``curves.png``, one panel each, for the training tasks and the probe tasks."""
+
+
+def plot_curves(out: Path) -> Path:
+    """``out/curves.png`` from ``out/metrics.jsonl``: the training L1 and the validation (and probe) readings."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    fig, axes = plt.subplots(1, 1 + len(CURVES), figsize=(3.2 * (1 + len(CURVES)), 2.8), dpi=110)
+    steps = np.array([r["step"] for r in rows])
+    l1 = np.array([r["train/progress_l1"] for r in rows])
+    k = min(50, len(l1))
+    axes[0].plot(steps[k - 1:], np.convolve(l1, np.ones(k) / k, mode="valid"))
+    axes[0].set_title("train progress L1", fontsize=9)
+    for ax, name in zip(axes[1:], CURVES, strict=True):
+        for prefix, label in (("val", "training tasks"), ("probe", "unseen tasks")):
+            pts = [(r["step"], r[f"{prefix}/{name}"]) for r in rows if f"{prefix}/{name}" in r]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=label)
+        ax.set_title(name, fontsize=9)
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png")
+    plt.close(fig)
+    return out / "curves.png"
+
+
 def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig, step: int, name: str) -> Path:
     """A checkpoint; with the optimizer state when it is one to resume from."""
     path = model.save_pretrained(Path(cfg.out) / name, step=step, extra={"train": asdict(cfg)})
@@ -227,6 +261,8 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                 save(model, opt, cfg, step + 1, "last")
             log.write(json.dumps(row) + "\n")
             log.flush()
+            if "time/elapsed_s" in row:
+                plot_curves(out)
     final = save(model, None, cfg, cfg.steps, "final")
     if metrics:
         _print_metrics(f"sft validation at step {cfg.steps}", metrics)

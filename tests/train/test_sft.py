@@ -56,5 +56,6 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
     # the probe reads only the task left out of training, at every validation
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["probe/episodes"] == sum(e.task == task_set[-1] for e in episodes[1::2])
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 0
     with pytest.raises(ValueError, match="trained on"):
         main(replace(cfg, probe_tasks=",".join(task_set), out=str(tmp_path / "run2")))
