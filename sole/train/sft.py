@@ -63,6 +63,9 @@ class SFTConfig:
     """Tasks not trained on whose episodes of ``data.val`` are also read at each validation (metrics under
     ``probe/``): how the reading of unseen tasks moves during training. For watching only; the final checkpoint
     is the one shipped, so choosing a step by it would tune on the held-out tasks."""
+    keep_checkpoints: bool = False
+    """Also keep the weights of every validation as ``step-N/`` (``last/`` is overwritten), to read any of them
+    later with `sole eval reward`."""
     corpus: int = 20000
     """Completions generated to fit the CoT tokenizer."""
     threads: int = 1
@@ -259,6 +262,8 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                     row |= validate(model, probe_eps, cfg, prefix="probe")
                 row["time/elapsed_s"] = time.time() - t0
                 save(model, opt, cfg, step + 1, "last")
+                if cfg.keep_checkpoints:
+                    save(model, None, cfg, step + 1, f"step-{step + 1}")
             log.write(json.dumps(row) + "\n")
             log.flush()
             if "time/elapsed_s" in row:

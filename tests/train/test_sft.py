@@ -49,13 +49,14 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
         eps = episodes[shard::2]
         write_shard(tmp_path / root, 0, eps, [i * len(eps[0]) for i in range(len(eps))])
     data = DataConfig(root=str(tmp_path / "train"), val=str(tmp_path / "eval"), tasks=",".join(task_set[:-1]))
-    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=4,
-                  probe_tasks=task_set[-1])
+    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), data=data, steps=4, eval_every=2,
+                  probe_tasks=task_set[-1], keep_checkpoints=True)
     final = main(cfg)
     assert json.loads((final / "val.json").read_text())["val/episodes"] > 0
     # the probe reads only the task left out of training, at every validation
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["probe/episodes"] == sum(e.task == task_set[-1] for e in episodes[1::2])
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0
+    assert CompactModel.from_pretrained(tmp_path / "run" / "step-2").cfg == CompactModel.from_pretrained(final).cfg
     with pytest.raises(ValueError, match="trained on"):
         main(replace(cfg, probe_tasks=",".join(task_set), out=str(tmp_path / "run2")))
