@@ -75,6 +75,8 @@ def load_split(cfg: DataConfig) -> Split:
 
 def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> list[Episode]:
     """Validation episodes (``cfg.val``) of tasks outside ``trained``: how a model reads tasks it never saw."""
+    if not cfg.val:
+        raise ValueError("unseen tasks are read from the validation set: give data.val (a `sole synth` eval split)")
     tasks = resolve_tasks(selection)
     if seen := sorted(set(tasks) & set(trained)):
         raise ValueError(f"tasks {', '.join(seen)} are trained on, so they cannot measure unseen tasks")

@@ -60,3 +60,5 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
     assert CompactModel.from_pretrained(tmp_path / "run" / "step-2").cfg == CompactModel.from_pretrained(final).cfg
     with pytest.raises(ValueError, match="trained on"):
         main(replace(cfg, probe_tasks=",".join(task_set), out=str(tmp_path / "run2")))
+    with pytest.raises(ValueError, match="give data.val"):
+        main(replace(cfg, data=replace(data, val=""), out=str(tmp_path / "run3")))
