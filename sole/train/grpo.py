@@ -86,7 +86,8 @@ class GRPOConfig:
     w_facts: float = 0.5
     eval_tasks: str = ""
     """Tasks whose episodes of the validation set (``data.val``) form the before/after comparison; empty: the
-    training tasks. Give the other fold for a comparison on tasks neither model trained on."""
+    training tasks. Otherwise only tasks not trained on (an overlap is an error): give the other fold for a
+    comparison on tasks neither model trained on."""
     eval_episodes: int = 40
     """Validation episodes in the before/after comparison."""
     think_episodes: int = 40

@@ -254,7 +254,8 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                    **{f"train/{k}": v.item() for k, v in parts.items()}}
             bar.update(job, advance=1, info=f"loss {row['train/loss']:.3f} l1 {row['train/progress_l1']:.3f}")
             # --- validation and checkpoint
-            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            validating = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
+            if validating:
                 if val_eps:
                     metrics = validate(model, val_eps, cfg)
                     row |= metrics
@@ -266,7 +267,7 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                     save(model, None, cfg, step + 1, f"step-{step + 1}")
             log.write(json.dumps(row) + "\n")
             log.flush()
-            if "time/elapsed_s" in row:
+            if validating:
                 plot_curves(out)
     final = save(model, None, cfg, cfg.steps, "final")
     if metrics:
