@@ -1,7 +1,8 @@
 """Reasoners by name: ``load_reasoner("compact:fold-a")`` is what RL, evaluation and scoring call.
 
 A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``), a checkpoint
-directory, or ``min:SPEC+SPEC[+...]``, the lowest answer of several (`sole.models.ensemble`). Shipped compact
+directory, or ``min:SPEC+SPEC[+...]`` / ``median:SPEC+SPEC+SPEC[+...]``, the lowest or the median answer of several
+(`sole.models.ensemble`). Shipped compact
 checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
 ``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
 as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
@@ -37,17 +38,22 @@ def _compact(variant: str) -> Reasoner:
     return load_compact(CHECKPOINTS / variant)
 
 
-def _min_ensemble(specs: str) -> Reasoner:
-    from sole.models.ensemble import MinEnsemble
+def _ensemble(combine: str) -> Callable[[str], Reasoner]:
+    def load(specs: str) -> Reasoner:
+        from sole.models.ensemble import Ensemble
 
-    if "+" not in specs:
-        raise ValueError(f"min:{specs} names one reasoner; join two or more with '+', e.g. min:compact:fold-a+DIR")
-    return MinEnsemble([load_reasoner(spec) for spec in specs.split("+")])
+        if "+" not in specs:
+            raise ValueError(f"{combine}:{specs} names one reasoner; join two or more with '+', "
+                             f"e.g. {combine}:compact:fold-a+DIR")
+        return Ensemble([load_reasoner(spec) for spec in specs.split("+")], combine)
+
+    return load
 
 
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
-    "min": _min_ensemble,
+    "min": _ensemble("min"),
+    "median": _ensemble("median"),
 }
 """Backend name -> loader taking the variant (``default`` when the spec names none)."""
 

@@ -106,6 +106,8 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
                 "steps": [row["step"] for row in curves[0][:n]],
                 "success_curve": _mean_curve(curves, "eval/success", n),
                 "ever_success_curve": _mean_curve(curves, "eval/ever_success", n),
+                "true_progress_curve": _mean_curve(curves, "eval/true_progress", n),
+                "reward_progress_curve": _mean_curve(curves, "eval/reward_progress", n),
                 "compared_at": final[0]["step"],
                 "final_success": [row["eval/success"] for row in final],
                 "final_ever_success": [row["eval/ever_success"] for row in final],
@@ -121,25 +123,44 @@ def _mean_curve(curves: list[list[dict[str, float]]], key: str, n: int) -> list[
 
 
 def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
+    """Per task, success (top) and the reward's own progress against the true progress (bottom): a reward that
+    reads high while the true progress stays low is being exploited. Colours name the rewards, line styles the
+    curves, in two legends below all panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     tasks = list(table)
+    rewards = list(dict.fromkeys(r for res in table.values() for r in res))
+    colors = dict(zip(rewards, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     cols = min(4, len(tasks))
     rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), dpi=110, squeeze=False)
-    for ax, task in zip(axes.flat, tasks, strict=False):
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(max(3.4 * cols, 7.5), 4.4 * rows + 0.8), dpi=110,
+                             squeeze=False, sharex="col")
+    styles = {"success_curve": ("-", "o", "success at the last step"),
+              "ever_success_curve": ("--", "", "success at any step"),
+              "true_progress_curve": ("-", "o", "true progress"),
+              "reward_progress_curve": (":", "", "the reward's progress")}
+    for i, task in enumerate(tasks):
+        top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
         for reward, res in table[task].items():
-            line, = ax.plot(res["steps"], res["success_curve"], marker="o", ms=3, label=f"{reward} (last step)")
-            ax.plot(res["steps"], res["ever_success_curve"], ls="--", color=line.get_color(), label=f"{reward} (any)")
-        ax.set(title=task, ylim=(-0.05, 1.05), xlabel="agent steps", ylabel="success")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
-    fig.tight_layout()
+            for key, (ls, marker, _) in styles.items():
+                ax = top if "success" in key else bottom
+                ax.plot(res["steps"], res[key], ls=ls, marker=marker, ms=3, color=colors[reward])
+        top.set(title=task, ylim=(-0.05, 1.05), ylabel="success")
+        bottom.set(ylim=(-0.05, 1.05), xlabel="agent steps", ylabel="progress (last step)")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    for i in range(len(tasks), rows * cols):
+        axes[2 * (i // cols), i % cols].axis("off")
+        axes[2 * (i // cols) + 1, i % cols].axis("off")
+    legend = {"fontsize": 7, "frameon": False}
+    fig.legend(handles=[Line2D([], [], color=colors[r], label=r) for r in rewards], loc="lower left", **legend)
+    fig.legend(handles=[Line2D([], [], color="grey", ls=ls, marker=m, ms=3, label=label)
+                        for ls, m, label in styles.values()], loc="lower right", ncol=2, **legend)
+    fig.tight_layout(rect=(0, (0.03 * max(len(rewards), 2) + 0.02) / rows, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path

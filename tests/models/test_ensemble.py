@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sole.models.base import Query, Step
-from sole.models.ensemble import MinEnsemble
+from sole.models.ensemble import Ensemble
 from sole.models.registry import load_reasoner
 
 
@@ -20,21 +20,31 @@ def _queries(n: int) -> list[Query]:
     return [Query("close the drawer", frame, frame, frame, 0.0) for _ in range(n)]
 
 
-def test_answers_the_lowest_progress_with_its_members_reasoning():
-    steps = MinEnsemble([Constant(0.7), Constant(0.2), Constant(0.5)]).judge(_queries(3))
+def test_min_answers_the_lowest_progress_with_its_members_reasoning():
+    steps = Ensemble([Constant(0.7), Constant(0.2), Constant(0.5)]).judge(_queries(3))
     assert [s.progress for s in steps] == pytest.approx([0.2, 0.21, 0.22])
     assert {s.text for s in steps} == {"member 0.2"}
 
 
-def test_rejects_one_member_and_mismatched_views():
+@pytest.mark.parametrize(("values", "median"), [([0.7, 0.2, 0.5], 0.5), ([0.9, 0.1, 0.4, 0.6], 0.4)])
+def test_median_answers_one_members_median_with_its_reasoning(values, median):
+    steps = Ensemble([Constant(v) for v in values], "median").judge(_queries(2))
+    assert [s.progress for s in steps] == pytest.approx([median, median + 0.01])
+    assert {s.text for s in steps} == {f"member {median}"}
+
+
+def test_rejects_one_member_mismatched_views_and_unknown_combine():
     with pytest.raises(ValueError, match="at least 2"):
-        MinEnsemble([Constant(0.1)])
+        Ensemble([Constant(0.1)])
     with pytest.raises(ValueError, match="different views"):
-        MinEnsemble([Constant(0.1), Constant(0.2, views=("external",))])
+        Ensemble([Constant(0.1), Constant(0.2, views=("external",))])
+    with pytest.raises(ValueError, match="unknown ensemble 'mean'"):
+        Ensemble([Constant(0.1), Constant(0.2)], "mean")
 
 
-def test_registry_spec(tiny_checkpoint):
-    ens = load_reasoner(f"min:{tiny_checkpoint}+{tiny_checkpoint}")
-    assert isinstance(ens, MinEnsemble) and ens.views == ("external", "wrist")
+@pytest.mark.parametrize("combine", ["min", "median"])
+def test_registry_spec(tiny_checkpoint, combine):
+    ens = load_reasoner(f"{combine}:{tiny_checkpoint}+{tiny_checkpoint}")
+    assert isinstance(ens, Ensemble) and ens.combine == combine and ens.views == ("external", "wrist")
     with pytest.raises(ValueError, match="join two or more"):
-        load_reasoner(f"min:{tiny_checkpoint}")
+        load_reasoner(f"{combine}:{tiny_checkpoint}")

@@ -50,4 +50,6 @@ def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
     assert table["oracle-dense"]["compared_at"] == table["sole"]["compared_at"] == 2000
     assert table["oracle-dense"]["final_success"] == [0.5, 0.1] and table["sole"]["final_success"] == [0.2, 0.4]
     assert table["oracle-dense"]["steps"] == [1000, 2000, 3000]  # curves run as far as all seeds of a reward did
+    assert table["sole"]["reward_progress_curve"] == pytest.approx([0.0, 0.3])  # drawn under the success panel
+    assert (tmp_path / "curves.png").exists()
     assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
