@@ -33,9 +33,9 @@ class RewardConfig:
     source: str = "sole"
     """Reward source: sole, oracle-dense, oracle-sparse or zero."""
     model: str = ""
-    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B); default: the fold model that
-    never saw the task. ``{fold}`` is that task's held-out fold, e.g. min:compact:fold-{fold}+compact:fold-{fold}-s1
-    (`sole.models.registry.spec_for_task`)."""
+    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B, median:A+B+C); default: the
+    fold model that never saw the task. ``{fold}`` is that task's held-out fold, e.g.
+    min:compact:fold-{fold}+compact:fold-{fold}-s1 (`sole.models.registry.spec_for_task`)."""
     every: int = 1
     """Query the source every k agent steps (and at an episode's last step)."""
     between: Literal["hold", "extrapolate"] = "hold"
