@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sole.models.base import Reasoner
+from sole.models.ensemble import Combine, Ensemble
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1")
@@ -38,10 +39,8 @@ def _compact(variant: str) -> Reasoner:
     return load_compact(CHECKPOINTS / variant)
 
 
-def _ensemble(combine: str) -> Callable[[str], Reasoner]:
+def _ensemble(combine: Combine) -> Callable[[str], Reasoner]:
     def load(specs: str) -> Reasoner:
-        from sole.models.ensemble import Ensemble
-
         if "+" not in specs:
             raise ValueError(f"{combine}:{specs} names one reasoner; join two or more with '+', "
                              f"e.g. {combine}:compact:fold-a+DIR")
