@@ -45,7 +45,7 @@ class MineConfig:
     out: str = "data/mined"
     """Output folder; the splits go to <out>/train and <out>/eval."""
     episodes: int = 20
-    """Training episodes per run."""
+    """Training episodes per run (0: no train split, e.g. to mine a held-out task's exploit for evaluation only)."""
     eval_episodes: int = 5
     """Evaluation episodes per run (0: no eval split)."""
     sampled: float = 0.5
@@ -115,12 +115,14 @@ def mine_split(cfg: MineConfig, split: str, per_run: int, policies: list[tuple[s
 
 
 def main(cfg: MineConfig) -> dict[str, Any]:
-    if not cfg.runs or cfg.episodes < 1 or cfg.eval_episodes < 0 or not 0.0 <= cfg.sampled <= 1.0:
-        raise ValueError("need at least one run, episodes >= 1, eval_episodes >= 0 and 0 <= sampled <= 1; got "
-                         f"{len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, {cfg.sampled}")
+    if (not cfg.runs or min(cfg.episodes, cfg.eval_episodes) < 0 or cfg.episodes + cfg.eval_episodes < 1
+            or not 0.0 <= cfg.sampled <= 1.0):
+        raise ValueError("need at least one run, episodes and eval_episodes >= 0 with one of them >= 1, and "
+                         f"0 <= sampled <= 1; got {len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, "
+                         f"{cfg.sampled}")
     policies = [(run, *load_policy(run)) for run in cfg.runs]  # loaded once; fails before any rollout on a bad folder
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
-    splits = {"train": cfg.episodes} | ({"eval": cfg.eval_episodes} if cfg.eval_episodes else {})
+    splits = {split: n for split, n in (("train", cfg.episodes), ("eval", cfg.eval_episodes)) if n}
     result = {split: mine_split(cfg, split, n, policies) for split, n in splits.items()}
     store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), **result})
     for split, r in result.items():

@@ -67,6 +67,13 @@ def test_mining_twice_gives_the_same_episodes(mined, tmp_path):
         assert np.array_equal(a.actions, b.actions)
 
 
+def test_evaluation_only_mining_writes_no_train_split(mined, tmp_path):
+    _, cfg, _ = mined
+    result = main(MineConfig(**{**cfg.__dict__, "out": str(tmp_path), "episodes": 0}))
+    assert set(result) == {"eval"} and result["eval"]["episodes"] == 1
+    assert not (tmp_path / "train").exists()
+
+
 def test_bad_runs_and_datasets_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="policy.zip not found"):
         (tmp_path / "run").mkdir()
@@ -74,5 +81,7 @@ def test_bad_runs_and_datasets_are_clear_errors(tmp_path):
         load_policy(tmp_path / "run")
     with pytest.raises(ValueError, match="need at least one run"):
         main(MineConfig(runs=(), out=str(tmp_path / "m")))
+    with pytest.raises(ValueError, match="one of them >= 1"):
+        main(MineConfig(runs=("r",), episodes=0, eval_episodes=0, out=str(tmp_path / "m")))
     with pytest.raises(FileNotFoundError, match="no dataset at"):
         load_datasets(f"{tmp_path}/nowhere")
