@@ -139,16 +139,17 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
     rows = -(-len(tasks) // cols)
     fig, axes = plt.subplots(2 * rows, cols, figsize=(max(3.4 * cols, 7.5), 4.4 * rows + 0.8), dpi=110,
                              squeeze=False, sharex="col")
-    styles = {"success_curve": ("-", "o", "success at the last step"),
-              "ever_success_curve": ("--", "", "success at any step"),
-              "true_progress_curve": ("-", "o", "true progress"),
-              "reward_progress_curve": (":", "", "the reward's progress")}
+    # curve -> (panel row: 0 success, 1 progress; line style; marker; legend label)
+    styles = {"success_curve": (0, "-", "o", "success at the last step"),
+              "ever_success_curve": (0, "--", "", "success at any step"),
+              "true_progress_curve": (1, "-", "o", "true progress"),
+              "reward_progress_curve": (1, ":", "", "the reward's progress")}
     for i, task in enumerate(tasks):
-        top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
+        panels = axes[2 * (i // cols):2 * (i // cols) + 2, i % cols]
+        top, bottom = panels
         for reward, res in table[task].items():
-            for key, (ls, marker, _) in styles.items():
-                ax = top if "success" in key else bottom
-                ax.plot(res["steps"], res[key], ls=ls, marker=marker, ms=3, color=colors[reward])
+            for key, (row, ls, marker, _) in styles.items():
+                panels[row].plot(res["steps"], res[key], ls=ls, marker=marker, ms=3, color=colors[reward])
         top.set(title=task, ylim=(-0.05, 1.05), ylabel="success")
         bottom.set(ylim=(-0.05, 1.05), xlabel="agent steps", ylabel="progress (last step)")
         for ax in (top, bottom):
@@ -159,7 +160,7 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
     legend = {"fontsize": 7, "frameon": False}
     fig.legend(handles=[Line2D([], [], color=colors[r], label=r) for r in rewards], loc="lower left", **legend)
     fig.legend(handles=[Line2D([], [], color="grey", ls=ls, marker=m, ms=3, label=label)
-                        for ls, m, label in styles.values()], loc="lower right", ncol=2, **legend)
+                        for _, ls, m, label in styles.values()], loc="lower right", ncol=2, **legend)
     fig.tight_layout(rect=(0, (0.03 * max(len(rewards), 2) + 0.02) / rows, 1, 1))
     fig.savefig(path)
     plt.close(fig)
