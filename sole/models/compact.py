@@ -66,9 +66,6 @@ class CompactConfig:
     """Goal word vocabulary size incl. pad/unk (set from the training goals)."""
     max_new_tokens: int = 96
     """Longest completion the decoder writes."""
-    state_targets: int = 0
-    """Width of the auxiliary scene-state head on h (0: none). Training only: it regresses where the hand and the
-    object are from the frames (`sole.train.samples.state_target`); no query reads it."""
 
     @classmethod
     def tiny(cls) -> CompactConfig:
@@ -193,7 +190,6 @@ class CompactModel(nn.Module):
         self.fuse = nn.Sequential(nn.Linear(n_in, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model),
                                   nn.GELU())
         self.head = nn.Linear(cfg.d_model, 1)
-        self.state_head = nn.Linear(cfg.d_model, cfg.state_targets) if cfg.state_targets else None
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_tok, padding_idx=PAD)
         self.h0 = nn.Linear(cfg.d_model, cfg.d_dec)
         self.cond = nn.Linear(cfg.d_model, cfg.d_cond)
@@ -240,12 +236,6 @@ class CompactModel(nn.Module):
 
     def progress(self, h: torch.Tensor) -> torch.Tensor:
         return self.head(h).squeeze(-1)  # (B,)
-
-    def state(self, h: torch.Tensor) -> torch.Tensor:
-        """The auxiliary scene-state estimate (B, state_targets)."""
-        if self.state_head is None:
-            raise ValueError("this model has no state head (trained with state_targets = 0)")
-        return self.state_head(h)
 
     # ------------------------------------------------------------------ text
 

@@ -229,27 +229,6 @@ def query_facts(ep: Episode, ex: Example) -> tuple[dict, dict]:
     return prev, cur
 
 
-STATE_CENTRE = np.array([0.0, 0.7, 0.15], np.float32)
-"""Middle of the work space (m); hand and object positions are read relative to it."""
-STATE_SCALE = 0.1
-"""Metres per unit of the state targets: the work space spans about +-2 units."""
-STATE_TARGETS = 12
-"""Width of `state_target`."""
-
-
-def state_target(ep: Episode, ex: Example) -> np.ndarray:
-    """What the current frame of ``ex`` shows, independent of the goal (STATE_TARGETS,): the hand and the task
-    object's position, the object's displacement since the first frame, the hand-to-object distance, the gripper
-    opening and whether the object is held. Positions in units of `STATE_SCALE` about `STATE_CENTRE`. These are
-    labels for an auxiliary loss, never model inputs."""
-    first, _, cur = (ep.facts[i] for i in ex.source(len(ep)))
-    hand, obj, obj0 = (np.asarray(v, np.float32) for v in (cur["hand"], cur["obj"], first["obj"]))
-    return np.concatenate([(hand - STATE_CENTRE) / STATE_SCALE, (obj - STATE_CENTRE) / STATE_SCALE,
-                           (obj - obj0) / STATE_SCALE,
-                           [cur["hand_to_obj"] / STATE_SCALE, cur["gripper_open"], float(cur["grasped"])]],
-                          dtype=np.float32)
-
-
 def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
     from sole.synth.cot import make_cot

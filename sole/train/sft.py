@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +26,7 @@ from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
-from sole.train.samples import (
-    STATE_TARGETS,
-    DataConfig,
-    SampleConfig,
-    Sampler,
-    completion,
-    load_split,
-    read_unseen,
-    state_target,
-    to_inputs,
-)
+from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, read_unseen, to_inputs
 
 console = Console()
 
@@ -65,11 +55,6 @@ class SFTConfig:
     weight_decay: float = 0.01
     progress_weight: float = 5.0
     """Weight of the progress L1 loss against the text cross-entropy."""
-    state_weight: float = 0.0
-    """Weight of an auxiliary loss (smooth L1) that reads the scene's state from h: where the hand and the task
-    object are and how far the object has moved (`sole.train.samples.state_target`, from the synthesis facts;
-    0: off, and the model has no state head). A label only, like progress: the model's inputs stay pixels, goal
-    and prior."""
     eval_every: int = 1000
     """Steps between validations (and checkpoints)."""
     eval_episodes: int = 60
@@ -113,18 +98,13 @@ def pad_tokens(rows: list[list[int]]) -> torch.Tensor:
 
 def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: list[str],
            shift: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Progress L1 of the fast head, teacher-forced CoT cross-entropy and, with a state head, the scene-state
-    loss, for one batch."""
+    """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch."""
     h = model.encode(to_inputs(episodes, examples, model.cfg.views, shift, rng))
     target = torch.tensor([e.progress for e in examples], dtype=torch.float32)
     tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (b, L), b <= B: the first b queries
     logits = model.logits(h[: len(texts)], tokens[:, :-1])  # (b, L-1, V)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD)
-    parts = {"progress_l1": (model.progress(h) - target).abs().mean(), "text_ce": ce}
-    if model.cfg.state_targets:
-        state = torch.from_numpy(np.stack([state_target(episodes[e.episode], e) for e in examples]))
-        parts["state_l1"] = F.smooth_l1_loss(model.state(h), state)
-    return parts
+    return {"progress_l1": (model.progress(h) - target).abs().mean(), "text_ce": ce}
 
 
 def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator) -> tuple[WordTokenizer, list[str]]:
@@ -174,8 +154,7 @@ def build_or_resume(cfg: SFTConfig, sampler: Sampler,
         model = CompactModel.from_pretrained(last).train()
         step = json.loads((last / "config.json").read_text())["step"]
     else:
-        shape = replace(cfg.model, state_targets=STATE_TARGETS if cfg.state_weight > 0 else 0)
-        model, step = CompactModel.build(shape, *fit_vocabularies(sampler, cfg.corpus, rng)), 0
+        model, step = CompactModel.build(cfg.model, *fit_vocabularies(sampler, cfg.corpus, rng)), 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if step > 0:
         load_optimizer(opt, last)
@@ -267,8 +246,6 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
             texts = [completion(train_eps[e.episode], e, rng) for e in examples[: cfg.text_batch]]
             parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng)
             loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"]
-            if "state_l1" in parts:
-                loss = loss + cfg.state_weight * parts["state_l1"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

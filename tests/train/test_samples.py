@@ -1,22 +1,9 @@
 import re
 
 import numpy as np
-import pytest
 
 from sole.envs.tasks import get_task
-from sole.train.samples import (
-    STATE_CENTRE,
-    STATE_SCALE,
-    STATE_TARGETS,
-    Example,
-    SampleConfig,
-    Sampler,
-    completion,
-    random_shift,
-    split_episodes,
-    state_target,
-    to_inputs,
-)
+from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
 
 
 def test_goal_mix_respects_training_tasks(task_set, episodes):
@@ -92,17 +79,3 @@ def test_extreme_random_priors_sit_at_zero_or_one(task_set, episodes):
     ends = priors(1.0)
     assert set(np.unique(ends)) == {0.0, 1.0} and 0.3 < ends.mean() < 0.7
     assert np.isin(priors(0.0), [0.0, 1.0]).mean() < 0.05  # uniform when the share is 0
-
-
-def test_state_target_reads_the_played_frames(task_set, episodes):
-    ep = episodes[0]
-    n = len(ep)
-    ahead = Example(episode=0, t=n - 1, prev=n - 2, goal_task=ep.task, goal="g", prev_progress=0.0, progress=1.0)
-    back = Example(episode=0, t=n - 1, prev=n - 2, goal_task=ep.task, goal="g", prev_progress=0.0, progress=0.0,
-                   reverse=True)
-    fwd, rev = state_target(ep, ahead), state_target(ep, back)
-    assert fwd.shape == rev.shape == (STATE_TARGETS,) and fwd.dtype == np.float32
-    # the fixture's hand x is the progress: at the last played frame 1 going forwards, 0 played backwards
-    assert fwd[0] == pytest.approx((1.0 - STATE_CENTRE[0]) / STATE_SCALE)
-    assert rev[0] == pytest.approx((0.0 - STATE_CENTRE[0]) / STATE_SCALE)
-    assert not fwd[6:9].any()  # the fixture's object never moves

@@ -2,10 +2,9 @@ import json
 from dataclasses import replace
 
 import pytest
-import torch
 
 from sole.models.compact import CompactModel
-from sole.train.samples import STATE_TARGETS, DataConfig, split_episodes
+from sole.train.samples import DataConfig, split_episodes
 from sole.train.sft import SFTConfig, main, train
 
 
@@ -36,19 +35,6 @@ def test_sft_learns_progress(task_set, episodes, tmp_path):
     first = sum(r["train/progress_l1"] for r in rows[:10]) / 10
     last = sum(r["train/progress_l1"] for r in rows[-10:]) / 10
     assert last < 0.6 * first
-
-
-def test_state_head_trains_and_round_trips(task_set, episodes, tmp_path):
-    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), state_weight=1.0, steps=40, eval_every=40, lr=3e-3)
-    final = train(cfg, task_set, *split_episodes(episodes, 3))
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert sum(r["train/state_l1"] for r in rows[-5:]) < sum(r["train/state_l1"] for r in rows[:5])
-    model = CompactModel.from_pretrained(final)
-    assert model.cfg.state_targets == STATE_TARGETS and model.state_head is not None
-    without = CompactModel.from_pretrained(train(replace(cfg, state_weight=0.0, steps=2, out=str(tmp_path / "b")),
-                                                 task_set, *split_episodes(episodes, 3)))
-    with pytest.raises(ValueError, match="no state head"):
-        without.state(torch.zeros(1, without.cfg.d_model))
 
 
 def test_missing_dataset(tmp_path):
