@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from safetensors.torch import load_file, save_file
-from torch.optim.swa_utils import AveragedModel
 
 from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
@@ -56,11 +55,6 @@ class SFTConfig:
     weight_decay: float = 0.01
     progress_weight: float = 5.0
     """Weight of the progress L1 loss against the text cross-entropy."""
-    average_from: int = 0
-    """From this step on, also keep a uniform average of the weights (stochastic weight averaging, taken every
-    ``average_every`` steps); ``final/`` then holds the average. 0: off, ``final/`` holds the last weights."""
-    average_every: int = 10
-    """Steps between two weight snapshots entering the average."""
     eval_every: int = 1000
     """Steps between validations (and checkpoints)."""
     eval_episodes: int = 60
@@ -153,10 +147,6 @@ def _progress_bar() -> Progress:
 # ----------------------------------------------------------------------------------------------- training
 
 
-AVERAGE_FILE = "average.safetensors"
-"""The running weight average (and its count) beside a resumable checkpoint."""
-
-
 def build_or_resume(cfg: SFTConfig, sampler: Sampler,
                     rng: np.random.Generator) -> tuple[CompactModel, torch.optim.Optimizer, int]:
     last = Path(cfg.out) / "last"
@@ -169,21 +159,6 @@ def build_or_resume(cfg: SFTConfig, sampler: Sampler,
     if step > 0:
         load_optimizer(opt, last)
     return model, opt, step
-
-
-def resume_average(cfg: SFTConfig, model: CompactModel) -> AveragedModel | None:
-    """The running weight average of a run with ``average_from`` (continued from ``last/`` when resuming)."""
-    if cfg.average_from <= 0:
-        return None
-    average = AveragedModel(model)
-    saved = Path(cfg.out) / "last" / AVERAGE_FILE
-    if saved.is_file():
-        average.load_state_dict(load_file(str(saved)))
-    return average
-
-
-def save_average(average: AveragedModel, path: Path) -> None:
-    save_file({k: v.detach().contiguous() for k, v in average.state_dict().items()}, str(path / AVERAGE_FILE))
 
 
 def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig, prefix: str = "val") -> dict[str, float]:
@@ -254,7 +229,6 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
     rng = np.random.default_rng(cfg.seed)
     sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
     model, opt, start = build_or_resume(cfg, sampler, rng)
-    average = resume_average(cfg, model)
     # a resumed run draws a fresh, still deterministic, sample stream
     sampler.rng, rng = np.random.default_rng([cfg.seed, start]), np.random.default_rng([cfg.seed, start, 1])
     console.print(f"sft: {len(train_eps)} train / {len(val_eps)} val episodes, {len(tasks)} tasks, "
@@ -276,8 +250,6 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            if average is not None and step + 1 >= cfg.average_from and (step + 1) % cfg.average_every == 0:
-                average.update_parameters(model)
             row = {"step": step + 1, "train/loss": loss.item(), "train/lr": lr_at(cfg, step),
                    **{f"train/{k}": v.item() for k, v in parts.items()}}
             bar.update(job, advance=1, info=f"loss {row['train/loss']:.3f} l1 {row['train/progress_l1']:.3f}")
@@ -291,17 +263,12 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                     row |= validate(model, probe_eps, cfg, prefix="probe")
                 row["time/elapsed_s"] = time.time() - t0
                 save(model, opt, cfg, step + 1, "last")
-                if average is not None:
-                    save_average(average, Path(cfg.out) / "last")
                 if cfg.keep_checkpoints:
                     save(model, None, cfg, step + 1, f"step-{step + 1}")
             log.write(json.dumps(row) + "\n")
             log.flush()
             if validating:
                 plot_curves(out)
-    if average is not None and int(average.n_averaged) > 0:
-        model = average.module
-        metrics = validate(model, val_eps, cfg) if val_eps else {}
     final = save(model, None, cfg, cfg.steps, "final")
     if metrics:
         _print_metrics(f"sft validation at step {cfg.steps}", metrics)

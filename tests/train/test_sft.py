@@ -2,12 +2,10 @@ import json
 from dataclasses import replace
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from sole.models.compact import CompactModel
 from sole.train.samples import DataConfig, split_episodes
-from sole.train.sft import AVERAGE_FILE, SFTConfig, main, train
+from sole.train.sft import SFTConfig, main, train
 
 
 def test_tiny_sft_trains_saves_and_resumes(task_set, episodes, tmp_path):
@@ -37,19 +35,6 @@ def test_sft_learns_progress(task_set, episodes, tmp_path):
     first = sum(r["train/progress_l1"] for r in rows[:10]) / 10
     last = sum(r["train/progress_l1"] for r in rows[-10:]) / 10
     assert last < 0.6 * first
-
-
-def test_weight_average_is_final_and_resumes(task_set, episodes, tmp_path):
-    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), average_from=10, average_every=5)
-    final = train(cfg, task_set, *split_episodes(episodes, 3))
-    average = load_file(str(tmp_path / "run" / "last" / AVERAGE_FILE))
-    assert int(average["n_averaged"]) == 3  # the weights after steps 10, 15 and 20
-    last = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
-    kept = load_file(str(final / "model.safetensors"))
-    assert torch.equal(kept["head.weight"], average["module.head.weight"])
-    assert not torch.equal(kept["head.weight"], last["head.weight"])
-    train(replace(cfg, steps=cfg.steps + 10), task_set, *split_episodes(episodes, 3))  # resumed: 25 and 30 join
-    assert int(load_file(str(tmp_path / "run" / "last" / AVERAGE_FILE))["n_averaged"]) == 5
 
 
 def test_missing_dataset(tmp_path):
