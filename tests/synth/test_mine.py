@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_the_policy_acts_on_the_state_every_agent_step_and_holds_between():
 
 def test_mining_twice_gives_the_same_episodes(mined, tmp_path):
     _, cfg, _ = mined
-    again = MineConfig(**{**cfg.__dict__, "out": str(tmp_path), "eval_episodes": 0})
+    again = replace(cfg, out=str(tmp_path), eval_episodes=0)
     main(again)
     first, second = load_datasets(f"{cfg.out}/train"), load_datasets(f"{tmp_path}/train")
     for a, b in zip(first, second, strict=True):
@@ -69,7 +70,7 @@ def test_mining_twice_gives_the_same_episodes(mined, tmp_path):
 
 def test_evaluation_only_mining_writes_no_train_split(mined, tmp_path):
     _, cfg, _ = mined
-    result = main(MineConfig(**{**cfg.__dict__, "out": str(tmp_path), "episodes": 0}))
+    result = main(replace(cfg, out=str(tmp_path), episodes=0))
     assert set(result) == {"eval"} and result["eval"]["episodes"] == 1
     assert not (tmp_path / "train").exists()
 
