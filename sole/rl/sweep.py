@@ -188,6 +188,12 @@ def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> 
     console.print(t)
 
 
+def record(cfg: SweepConfig, out: Path) -> None:
+    """Append this sweep's config to ``out/sweeps.jsonl``: a folder filled by several sweeps keeps every one."""
+    with (out / "sweeps.jsonl").open("a") as f:
+        f.write(json.dumps(asdict(cfg)) + "\n")
+
+
 def main(cfg: SweepConfig) -> Path:
     """Run the sweep and write comparison.json and curves.png under ``out``; returns the comparison path."""
     jobs = cfg.jobs()
@@ -196,7 +202,7 @@ def main(cfg: SweepConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.run:
-        (out / "sweep.json").write_text(json.dumps(asdict(cfg), indent=2))
+        record(cfg, out)
         run_all(jobs, cfg.workers)
     table = collect(jobs)
     path = out / "comparison.json"

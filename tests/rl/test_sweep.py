@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sole.rl.sweep import SweepConfig, main
+from sole.rl.sweep import SweepConfig, main, record
 
 
 @pytest.mark.slow  # spawns two worker processes: ~15 s of CPU, a minute on a loaded 2-core machine
@@ -17,6 +17,14 @@ def test_sweep_runs_jobs_in_processes_and_compares(tmp_path):
         assert res["steps"] == [100] and 0.0 <= res["final_success"][0] <= 1.0
     assert (tmp_path / "curves.png").exists()
     assert (tmp_path / "drawer-close-zero-s0" / "result.json").exists()
+    assert json.loads((tmp_path / "sweeps.jsonl").read_text())["rewards"] == ["oracle-dense", "zero"]
+
+
+def test_each_sweep_into_a_folder_is_recorded(tmp_path):
+    record(SweepConfig(tasks="drawer-close", seeds=(0,)), tmp_path)
+    record(SweepConfig(tasks="window-close", seeds=(1, 2)), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "sweeps.jsonl").read_text().splitlines()]
+    assert [(r["tasks"], r["seeds"]) for r in rows] == [("drawer-close", [0]), ("window-close", [1, 2])]
 
 
 def test_reward_with_named_reasoner_gets_its_own_run_and_label():
