@@ -66,9 +66,6 @@ class CompactConfig:
     """Goal word vocabulary size incl. pad/unk (set from the training goals)."""
     max_new_tokens: int = 96
     """Longest completion the decoder writes."""
-    keypoints: bool = False
-    """Also feed each view's expected (x, y) position of every channel of the second-to-last stage (a spatial
-    soft-argmax over its goal-modulated map) to the projection: where things are, independent of which pixels."""
 
     @classmethod
     def tiny(cls) -> CompactConfig:
@@ -123,9 +120,7 @@ class ViewEncoder(nn.Module):
         self.film_sizes = [2 * c for c in cfg.channels[1:]]
         self.register_buffer("mix", _difference_mix(), persistent=False)
         side = cfg.img_size // 2 ** len(cfg.channels)
-        self.keypoint_stage = len(cfg.channels) - 3 if cfg.keypoints else None  # index into the FiLM'd stages
-        n_keypoints = 2 * cfg.channels[-2] if cfg.keypoints else 0
-        self.proj = nn.Linear(cfg.channels[-1] * side * side + n_keypoints, cfg.d_model)
+        self.proj = nn.Linear(cfg.channels[-1] * side * side, cfg.d_model)
         self._folded: tuple[tuple[int, int, int], torch.Tensor, torch.Tensor] | None = None
 
     def film(self, goal: torch.Tensor) -> torch.Tensor:
@@ -136,13 +131,10 @@ class ViewEncoder(nn.Module):
         x = frames.permute(0, 3, 1, 2).float()  # (B, 9, H, W) raw 0..255, channels-last in memory
         w, b = self.first_conv()
         x = F.conv2d(x, w, b, stride=2, padding=1).relu_()
-        keypoints = []
-        for i, (conv, params) in enumerate(zip(self.convs[1:], film.split(self.film_sizes, dim=-1), strict=True)):
+        for conv, params in zip(self.convs[1:], film.split(self.film_sizes, dim=-1), strict=True):
             gamma, beta = params[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
             x = torch.addcmul(beta, conv(x), 1 + gamma).relu_()
-            if i == self.keypoint_stage:
-                keypoints.append(soft_argmax(x))
-        return F.gelu(self.proj(torch.cat([x.flatten(1)] + keypoints, dim=1)))  # (B, d_model)
+        return F.gelu(self.proj(x.flatten(1)))  # (B, d_model)
 
     def first_conv(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The first conv as a 9-channel conv on raw pixels: the difference channels and the input scaling
@@ -161,15 +153,6 @@ class ViewEncoder(nn.Module):
                 return folded
             self._folded = (key, *folded)
         return self._folded[1], self._folded[2]
-
-
-def soft_argmax(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) maps -> (B, 2C): each channel's softmax-weighted mean x and y position, in [-1, 1]."""
-    B, C, H, W = x.shape
-    weights = x.flatten(2).softmax(-1).view(B, C, H, W)
-    xs = torch.linspace(-1, 1, W, dtype=x.dtype, device=x.device)
-    ys = torch.linspace(-1, 1, H, dtype=x.dtype, device=x.device)
-    return torch.cat([(weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)], dim=1)
 
 
 PROGRESS_FREQS = 8

@@ -1,12 +1,11 @@
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from sole.models.base import Query, parse_answer
-from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab, soft_argmax
+from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import WordTokenizer
 
 GOALS = ["close the window", "open the window", "press the button"]
@@ -174,22 +173,3 @@ def test_reasoner_encodes_each_goal_once_and_matches_fresh_encoding(model, monke
     with torch.no_grad():
         fresh = model.progress(model.encode(queries_to_inputs(qs, r.views))).clamp(-1, 1)
     assert np.allclose(first, fresh.numpy(), atol=1e-6)
-
-
-def test_soft_argmax_finds_the_peak():
-    x = torch.full((1, 2, 8, 8), -30.0)
-    x[0, 0, 0, 7] = 30.0  # top right
-    x[0, 1, 7, 0] = 30.0  # bottom left
-    assert soft_argmax(x).tolist()[0] == pytest.approx([1.0, -1.0, -1.0, 1.0], abs=1e-4)
-
-
-def test_keypoint_model_round_trips_and_reads_positions(tmp_path):
-    torch.manual_seed(0)
-    tok = WordTokenizer.fit(["<think>t=3: the window moved 4 cm.</think><answer>46%</answer>"])
-    kp = CompactModel.build(replace(CompactConfig.tiny(), keypoints=True), tok, new_goal_vocab(GOALS)).eval()
-    assert kp.views["external"].proj.in_features == 16 * 4 * 4 + 2 * 16
-    kp.save_pretrained(tmp_path / "kp")
-    qs = queries(2)
-    a = CompactReasoner(kp).judge(qs, think=False)
-    b = CompactReasoner(CompactModel.from_pretrained(tmp_path / "kp")).judge(qs, think=False)
-    assert [s.progress for s in a] == pytest.approx([s.progress for s in b], abs=1e-6)
