@@ -35,8 +35,19 @@ CAMERAS = ("workspace", "topview", "corner", "corner2", "corner3", "corner4", "b
 _UPSIDE_DOWN = {"corner", "corner2", "corner3", "corner4"}
 SIZES = (32, 48, 64, 96, 128, 160, 224, 256)
 VIEWS = ("external", "wrist")
+"""The views an agent's camera records: the external camera and the wrist camera."""
+SCENE = "scene"
+"""The external camera with the robot's own bodies left out: what the task's objects look like, whatever the arm
+does. A robot's own pixels are known from its joint state and calibrated cameras (a real set-up masks them), so this
+is no privileged channel; a reward model that reads only this view cannot be paid by where the arm is."""
+ALL_VIEWS = (*VIEWS, SCENE)
 _ROBOT_JOINT = re.compile(r"right_j\d|[rl]_close")
 """Sawyer arm and finger joints; every other joint belongs to the scene's objects (pucks, doors, drawers...)."""
+_ROBOT_ROOT = "right_arm_base_link"
+"""The body whose subtree is the arm, hand and fingers (the `SCENE` view leaves it out)."""
+_ROBOT_GROUP = 2
+"""Render group of the robot's visible geoms and sites (shown by MuJoCo's default option; Meta-World's scenes use
+0, 1 and 4)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class EnvConfig:
     """Seeds the object/goal layout sequence: the same seed gives the same layouts."""
     randomize: bool = True
     """Draw a fresh object/goal layout on every reset (Meta-World's fixed-layout mode when False)."""
+    views: tuple[str, ...] = VIEWS
+    """The views `render_views` renders (recorded by synthesis); ``scene`` is the external camera without the robot."""
 
     def validate(self) -> TaskSpec:
         spec = get_task(self.task)
@@ -63,7 +76,16 @@ class EnvConfig:
                 raise ValueError(f"unknown camera {cam!r}; valid cameras: {', '.join(CAMERAS)}")
         if self.size not in SIZES:
             raise ValueError(f"unsupported render size {self.size!r}; valid sizes: {', '.join(map(str, SIZES))}")
+        check_views(self.views)
         return spec
+
+
+def check_views(views: tuple[str, ...]) -> tuple[str, ...]:
+    """``views`` if it names one or more known views, each once; a clear error otherwise."""
+    unknown = [v for v in views if v not in ALL_VIEWS]
+    if unknown or not views or len(set(views)) != len(views):
+        raise ValueError(f"views must name each of {', '.join(ALL_VIEWS)} at most once, got {views}")
+    return views
 
 
 def fast_render_settings(model: mujoco.MjModel) -> None:
@@ -97,6 +119,7 @@ class TaskEnv(gym.Env):
         self._progress = TaskProgress(self.spec_task, self._env)
         self._obs = np.zeros(self.observation_space.shape)
         self._obj_qpos, self._obj_qvel = _object_addresses(self._env.model)
+        self._no_robot = _robot_to_own_group(self._env.model)
 
     # --- agent side -------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -122,13 +145,20 @@ class TaskEnv(gym.Env):
         """The state observation the last reset or step returned (what a state policy acts on)."""
         return self._obs.copy()
 
-    def render_views(self) -> dict[str, np.ndarray]:
-        """Both views as upright uint8 (H, W, 3) frames, keyed ``external`` and ``wrist``."""
-        return {"external": self.render_camera(self.cfg.external), "wrist": self.render_camera(self.cfg.wrist)}
+    def render_views(self, views: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Upright uint8 (H, W, 3) frames keyed by view name (`ALL_VIEWS`); the configured views by default."""
+        return {v: self.render_view(v) for v in (self.cfg.views if views is None else views)}
 
-    def render_camera(self, camera: str) -> np.ndarray:
-        """One camera as an upright uint8 (H, W, 3) frame."""
-        return self._render(camera).copy()
+    def render_view(self, view: str) -> np.ndarray:
+        """One view: ``external`` and ``wrist`` are the configured cameras, ``scene`` the external camera without
+        the robot."""
+        check_views((view,))
+        camera = self.cfg.wrist if view == "wrist" else self.cfg.external
+        return self.render_camera(camera, robot=view != SCENE)
+
+    def render_camera(self, camera: str, *, robot: bool = True) -> np.ndarray:
+        """One camera as an upright uint8 (H, W, 3) frame; ``robot=False`` leaves the arm out."""
+        return self._render(camera, robot).copy()
 
     def render_depth(self, camera: str) -> np.ndarray:
         """Metric depth (H, W) float32 of one camera, for spatial QA."""
@@ -146,9 +176,10 @@ class TaskEnv(gym.Env):
             self._renderer = mujoco.Renderer(self._env.model, self.cfg.size, self.cfg.size)
         return self._renderer
 
-    def _render(self, camera: str) -> np.ndarray:
+    def _render(self, camera: str, robot: bool = True) -> np.ndarray:
         renderer = self._scene(camera)
-        renderer.update_scene(self._env.data, camera=_free_camera(camera) if camera in FREE_CAMERAS else camera)
+        renderer.update_scene(self._env.data, camera=_free_camera(camera) if camera in FREE_CAMERAS else camera,
+                              scene_option=None if robot else self._no_robot)
         img = renderer.render()
         return np.ascontiguousarray(img[::-1, ::-1]) if camera in _UPSIDE_DOWN else img
 
@@ -201,6 +232,22 @@ def _free_camera(name: str) -> mujoco.MjvCamera:
     return cam
 
 
+def _robot_to_own_group(model: mujoco.MjModel) -> mujoco.MjvOption:
+    """Move the robot's visible geoms and sites to `_ROBOT_GROUP` (no scene object uses it, so every view looks as
+    before) and return the render option that leaves that group out."""
+    root = model.body(_ROBOT_ROOT).id
+    robot = np.zeros(model.nbody, bool)
+    for b in range(1, model.nbody):  # parents come before children in MuJoCo's body order
+        robot[b] = b == root or robot[model.body_parentid[b]]
+    for group, bodies in ((model.geom_group, model.geom_bodyid), (model.site_group, model.site_bodyid)):
+        if np.any(group[~robot[bodies]] == _ROBOT_GROUP):
+            raise RuntimeError(f"a scene object uses render group {_ROBOT_GROUP}, kept for the robot")
+        group[robot[bodies] & (group < 3)] = _ROBOT_GROUP
+    option = mujoco.MjvOption()
+    option.geomgroup[_ROBOT_GROUP] = option.sitegroup[_ROBOT_GROUP] = 0
+    return option
+
+
 def _object_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
     """qpos and qvel indices of the non-robot joints."""
     widths = {mujoco.mjtJoint.mjJNT_FREE: (7, 6), mujoco.mjtJoint.mjJNT_BALL: (4, 3)}
@@ -216,5 +263,6 @@ def _object_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_env(task: str, *, size: int = 64, seed: int = 0, external: str = "workspace", wrist: str = "gripperPOV",
-             randomize: bool = True) -> TaskEnv:
-    return TaskEnv(EnvConfig(task=task, size=size, seed=seed, external=external, wrist=wrist, randomize=randomize))
+             randomize: bool = True, views: tuple[str, ...] = VIEWS) -> TaskEnv:
+    return TaskEnv(EnvConfig(task=task, size=size, seed=seed, external=external, wrist=wrist, randomize=randomize,
+                             views=views))

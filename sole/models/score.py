@@ -28,7 +28,8 @@ class ScoreConfig:
     goal: str
     """The task in words, e.g. "close the window"."""
     video: str
-    """mp4 (or any video imageio reads) of the external view."""
+    """mp4 (or any video imageio reads) of the external view; for a model that reads the ``scene`` view, the
+    external view with the robot masked out."""
     wrist: str | None = None
     """mp4 of the wrist (gripper) view, same length as --video."""
     model: str = "compact"
@@ -77,7 +78,7 @@ def to_uint8_frames(frames: np.ndarray, size: int, name: str) -> np.ndarray:
 
 def load_clip(cfg: ScoreConfig, views: tuple[str, ...]) -> tuple[Clip, list[str]]:
     """The clip for ``views`` and notes about views filled with black frames."""
-    files = {"external": cfg.video, "wrist": cfg.wrist}
+    files = {"external": cfg.video, "wrist": cfg.wrist, "scene": cfg.video}
     read = {v: read_video(p, cfg.size) for v, p in files.items() if p is not None and v in views}
     lengths = {v: len(f) for v, f in read.items()}
     if len(set(lengths.values())) > 1:

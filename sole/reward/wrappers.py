@@ -70,7 +70,7 @@ class PixelObservation(gym.ObservationWrapper):
             "proprio": gym.spaces.Box(-np.inf, np.inf, (PROPRIO.stop,), np.float32)})
 
     def observation(self, observation: np.ndarray) -> dict[str, np.ndarray]:
-        views = self.env.unwrapped.render_views()
+        views = self.env.unwrapped.render_views(VIEWS)
         pixels = np.concatenate([views[v].transpose(2, 0, 1) for v in VIEWS])  # (3 * views, H, W)
         return {"pixels": pixels, "proprio": observation[PROPRIO].astype(np.float32)}
 
@@ -166,11 +166,10 @@ class RewardVecEnv(DummyVecEnv):
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _views(self) -> tuple[str, ...]:
-        return VIEWS if self.record else self.rewarder.views
+        return tuple(dict.fromkeys((*VIEWS, *self.rewarder.views))) if self.record else self.rewarder.views
 
     def _render(self, i: int) -> Frames:
-        env = self.task_envs[i]
-        return {v: env.render_camera(getattr(env.cfg, v)) for v in self._views()}
+        return self.task_envs[i].render_views(self._views())
 
     def _start(self, i: int, seed: int | None) -> np.ndarray:
         obs, self.reset_infos[i] = self.envs[i].reset(seed=seed)

@@ -82,8 +82,7 @@ def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None 
     timer, rng = Timer(), np.random.default_rng(0)
 
     def render(env: gym.Env) -> dict[str, np.ndarray]:
-        task_env = env.unwrapped
-        return {v: task_env.render_camera(getattr(task_env.cfg, v)) for v in rewarder.views}
+        return env.unwrapped.render_views(rewarder.views)
 
     try:
         for i, env in enumerate(envs):

@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from sole.data import store
 from sole.data.episode import Episode
-from sole.envs.sim import TaskEnv, make_env
+from sole.envs.sim import VIEWS, TaskEnv, make_env
 from sole.synth.pipeline import SEED_STRIDE, SPLIT_OFFSET, content_hash
 from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, N_FRAMES, Policy, record, to_episode
 
@@ -55,6 +55,8 @@ class MineConfig:
     """Layout seeds are seed x 1,000,000 + split offset + episode index; keep it apart from `sole synth`'s seed."""
     size: int = 64
     """Render size of each view in pixels."""
+    views: tuple[str, ...] = VIEWS
+    """Views to record (see `sole synth --views`)."""
 
 
 def load_policy(run: str | Path) -> tuple[str, Any]:
@@ -83,7 +85,7 @@ def policy_actions(env: TaskEnv, model: Any, deterministic: bool) -> Policy:
 
 def mine_run(run: str, task: str, model: Any, split: str, n: int, first_index: int,
              cfg: MineConfig) -> list[Episode]:
-    env = make_env(task, size=cfg.size)
+    env = make_env(task, size=cfg.size, views=cfg.views)
     rng = np.random.default_rng(cfg.seed)
     episodes = []
     try:

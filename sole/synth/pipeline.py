@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sole.data import store
+from sole.envs.sim import VIEWS, check_views
 from sole.envs.tasks import resolve_tasks
 from sole.synth.rollouts import ENV_STEPS, EVAL_KINDS, FRAME_EVERY, KINDS, check_kinds
 
@@ -60,6 +61,9 @@ class SynthConfig:
     """Worker processes (spawn); 1 runs in this process."""
     size: int = 64
     """Render size of each view in pixels."""
+    views: tuple[str, ...] = VIEWS
+    """Views to record: external, wrist, and ``scene`` (the external camera without the robot, for reward models
+    that must not read the arm)."""
     env_steps: int = ENV_STEPS
     """Env steps per episode (the RL protocol's 200 gives 101 frames); fewer only for quick tests."""
     ray: bool = False
@@ -81,6 +85,7 @@ class Job:
     env_steps: int
     episodes: tuple[tuple[int, str, int], ...]
     """(index, kind, seed) of each episode."""
+    views: tuple[str, ...] = VIEWS
 
 
 def parse_mix(mix: str) -> dict[str, int]:
@@ -108,7 +113,8 @@ def plan(cfg: SynthConfig, split: str) -> list[Job]:
                 eps.append((index, kind, cfg.seed * SEED_STRIDE + SPLIT_OFFSET[split] + index))
                 index += 1
         for i in range(0, len(eps), cfg.shard_size):
-            jobs.append(Job(split, len(jobs), task, cfg.size, cfg.env_steps, tuple(eps[i:i + cfg.shard_size])))
+            jobs.append(Job(split, len(jobs), task, cfg.size, cfg.env_steps, tuple(eps[i:i + cfg.shard_size]),
+                            check_views(cfg.views)))
     if index >= SEED_STRIDE // 2:
         raise ValueError(f"{index} episodes in one split is more than the {SEED_STRIDE // 2} seeds reserved for it")
     return jobs
@@ -128,7 +134,7 @@ def run_job(root: str, job: Job) -> dict[str, Any]:
     from sole.envs.sim import make_env
     from sole.synth.rollouts import rollout
 
-    env = make_env(job.task, size=job.size)
+    env = make_env(job.task, size=job.size, views=job.views)
     try:
         episodes = []
         for index, kind, seed in job.episodes:

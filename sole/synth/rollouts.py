@@ -1,8 +1,9 @@
 """Rollout kinds: small policies and video transforms over a `TaskEnv`, each labelled with the truth.
 
 Protocol (the RL protocol's view of time): ``ENV_STEPS`` = 200 env steps (100 agent steps x action repeat 2),
-one frame after reset and one after every ``FRAME_EVERY`` = 2 env steps, so an episode has 101 frames of both
-views. Frame ``t``'s label is the privileged progress of the simulator state at that frame.
+one frame after reset and one after every ``FRAME_EVERY`` = 2 env steps, so an episode has 101 frames of each
+of the env's views (`EnvConfig.views`: external and wrist by default). Frame ``t``'s label is the privileged
+progress of the simulator state at that frame.
 
 Kinds (registry `KINDS`): a policy that drives the env, optionally followed by a transform of the recorded video.
 
@@ -26,8 +27,8 @@ Kinds (registry `KINDS`): a policy that drives the env, optionally followed by a
   the frozen frame's values, because a label must describe what the video shows and a stalled camera shows no
   change; when the camera resumes, the label jumps to the true state. A frozen camera therefore never earns
   progress that the frames do not show.
-- ``occluded`` (hacking look-alike): an expert video with a black square (20-36 px) over the external view from
-  a drawn frame on; labels unchanged (the state is what it is; the wrist view still sees it).
+- ``occluded`` (hacking look-alike): an expert video with a black square (20-36 px) over the external camera's
+  views from a drawn frame on; labels unchanged (the state is what it is; the wrist view still sees it).
 - ``reversed``: an expert video played backwards, frames, labels and facts reversed together (progress falls).
 
 Counterfactual labels: every task sharing the scene (`scene_goals`) is labelled along the same video. All such
@@ -48,7 +49,7 @@ import numpy as np
 
 from sole.data.episode import Episode
 from sole.envs.progress import SOLVED_FLOOR
-from sole.envs.sim import VIEWS, TaskEnv
+from sole.envs.sim import TaskEnv
 from sole.envs.tasks import get_task, scene_goals
 
 ENV_STEPS = 200
@@ -69,7 +70,7 @@ Transform = Callable[[Episode, np.random.Generator], Episode]
 class Recording:
     """What one rollout saw, frame by frame."""
 
-    frames: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in VIEWS})
+    frames: dict[str, list[np.ndarray]] = field(default_factory=dict)
     facts: list[dict[str, Any]] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
     move: list[float] = field(default_factory=list)
@@ -80,7 +81,7 @@ class Recording:
 # --- recording ------------------------------------------------------------------------------------------------
 def _capture(env: TaskEnv, rec: Recording, action: np.ndarray) -> None:
     for view, img in env.render_views().items():
-        rec.frames[view].append(img)
+        rec.frames.setdefault(view, []).append(img)
     p = env.privileged()
     facts = p.facts.to_dict()
     facts["t"] = len(rec.facts)  # frame index: the time anchor the reasoning uses
@@ -260,11 +261,13 @@ def _freeze(ep: Episode, rng: np.random.Generator) -> Episode:
 
 
 def _occlude(ep: Episode, rng: np.random.Generator) -> Episode:
-    frames = ep.frames["external"]
+    """The same box over each view of the external camera (``external`` and, where recorded, ``scene``)."""
+    outside = [frames for view, frames in ep.frames.items() if view != "wrist"]
     size = int(rng.integers(20, 37))
-    y, x = (int(rng.integers(0, frames.shape[i] - size + 1)) for i in (1, 2))
+    y, x = (int(rng.integers(0, outside[0].shape[i] - size + 1)) for i in (1, 2))
     start = int(rng.integers(0, len(ep) // 2))
-    frames[start:, y:y + size, x:x + size] = 0
+    for frames in outside:
+        frames[start:, y:y + size, x:x + size] = 0
     ep.meta["occluded"] = {"from": start, "box": [y, x, size]}
     return ep
 

@@ -213,6 +213,10 @@ def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig,
 
 def main(cfg: SFTConfig) -> Path:
     split = load_split(cfg.data)
+    recorded = set(split.train[0].frames)
+    if missing := [v for v in cfg.model.views if v not in recorded]:
+        raise ValueError(f"the model reads views {', '.join(missing)} that {cfg.data.root} does not hold (it has "
+                         f"{', '.join(sorted(recorded))}); synthesize them with `sole synth --views ...`")
     probe = read_unseen(cfg.data, cfg.probe_tasks, split.tasks) if cfg.probe_tasks else []
     return train(cfg, split.tasks, split.train, split.val, probe)
 

@@ -9,6 +9,8 @@ from sole.envs.sim import CAMERAS, EnvConfig, make_env
     ({"external": "front"}, "unknown camera 'front'; valid cameras: workspace, topview"),
     ({"wrist": "hand"}, "unknown camera 'hand'; valid cameras: .*gripperPOV"),
     ({"size": 65}, "unsupported render size 65; valid sizes: 32, 48, 64"),
+    ({"views": ("external", "top")}, "views must name each of external, wrist, scene at most once"),
+    ({"views": ()}, "views must name each of"),
 ])
 def test_bad_input_names_the_valid_choices(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -49,5 +51,25 @@ def test_every_camera_renders():
     try:
         env.reset()
         assert all(env.render_camera(c).std() > 5 for c in CAMERAS)
+    finally:
+        env.close()
+
+
+def test_scene_view_leaves_the_robot_out_and_the_objects_in():
+    env = make_env("window-close", size=32, views=("external", "scene"))
+    try:
+        env.reset(seed=0)
+        before = env.render_views()
+        assert set(before) == {"external", "scene"}
+        for _ in range(10):  # the arm moves through free space; the window stays where it is
+            env.step(np.array([0.0, -1.0, 1.0, 0.0]))
+        after = env.render_views()
+        arm = np.abs(after["external"].astype(int) - before["external"]).sum(-1) > 30
+        assert arm.mean() > 0.02  # the external view shows the arm moving
+        assert np.array_equal(after["scene"], before["scene"])  # the scene view does not
+        # the window is in the scene view: where the arm is not, the two views agree
+        same = np.abs(after["scene"].astype(int) - after["external"]).sum(-1) <= 30
+        assert same.mean() > 0.6 and not same.all()
+        assert np.array_equal(env.render_view("external"), after["external"])  # other views look as before
     finally:
         env.close()

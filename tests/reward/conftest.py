@@ -7,7 +7,7 @@ from sole.models.base import Query, Step
 
 
 class PixelReasoner:
-    """Progress = mean of the current external frame / 255; records every batch it was asked."""
+    """Progress = mean of the current frame of its first view / 255; records every batch it was asked."""
 
     views = ("external", "wrist")
 
@@ -18,7 +18,7 @@ class PixelReasoner:
         self.batches.append(queries)
         out = []
         for q in queries:
-            p = round(float(np.mean(q.current["external"])) / 255.0, 4)
+            p = round(float(np.mean(next(iter(q.current.values())))) / 255.0, 4)
             out.append(Step(progress=p, text=f"<think>looked</think><answer>{round(100 * p)}%</answer>" if think
                             else ""))
         return out

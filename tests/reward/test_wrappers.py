@@ -117,3 +117,19 @@ def test_hacked_means_claimed_success_without_it():
 def test_protocol_limits_are_checked():
     with pytest.raises(ValueError, match="exceeds Meta-World's 500"):
         make_agent_env("reach", horizon=300, repeat=2)
+
+
+def test_a_reasoner_of_the_scene_view_reads_it_and_recorded_videos_keep_the_camera_views(pixel_reasoner):
+    pixel_reasoner.views = ("scene",)
+    venv = make_vec_env("window-close", RewardConfig(source="sole"), horizon=HORIZON, record=True,
+                        reasoner=pixel_reasoner)
+    try:
+        roll(venv, actions(HORIZON))
+    finally:
+        venv.close()
+    assert all("scene" in q.current for batch in pixel_reasoner.batches for q in batch)
+    recorded = venv.finished[0].frames
+    assert set(recorded) == {"external", "wrist"}
+    for k, batch in enumerate(pixel_reasoner.batches[:HORIZON]):  # step k's query reads frame k + 1, arm left out
+        scene, external = batch[0].current["scene"], recorded["external"][k + 1]
+        assert scene.shape == external.shape and not np.array_equal(scene, external)

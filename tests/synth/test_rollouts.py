@@ -58,11 +58,18 @@ def test_frozen_repeats_a_frame_and_holds_its_label(env):
         assert ep.facts[t]["t"] == t and ep.facts[t]["hand"] == ep.facts[start - 1]["hand"]
 
 
-def test_occluded_blacks_out_a_box_of_the_external_view_only(env):
-    ep = rollout(env, "occluded", seed=4, steps=20)
+def test_occluded_blacks_out_a_box_of_the_external_camera_only():
+    env = make_env("window-close", views=("external", "wrist", "scene"))
+    try:
+        ep = rollout(env, "occluded", seed=4, steps=20)
+    finally:
+        env.close()
     y, x, size = ep.meta["occluded"]["box"]
     start = ep.meta["occluded"]["from"]
-    assert not ep.frames["external"][start:, y:y + size, x:x + size].any()
+    assert set(ep.frames) == {"external", "wrist", "scene"}
+    for view in ("external", "scene"):
+        assert not ep.frames[view][start:, y:y + size, x:x + size].any()
+        assert ep.frames[view][start:].any()
     assert ep.frames["wrist"][start:].any()
 
 

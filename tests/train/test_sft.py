@@ -62,3 +62,5 @@ def test_main_reads_a_written_dataset(task_set, episodes, tmp_path):
         main(replace(cfg, probe_tasks=",".join(task_set), out=str(tmp_path / "run2")))
     with pytest.raises(ValueError, match="give data.val"):
         main(replace(cfg, data=replace(data, val=""), out=str(tmp_path / "run3")))
+    with pytest.raises(ValueError, match="reads views scene that .* does not hold .*sole synth --views"):
+        main(replace(cfg, model=replace(cfg.model, views=("scene",)), out=str(tmp_path / "run4")))
