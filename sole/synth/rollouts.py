@@ -263,6 +263,8 @@ def _freeze(ep: Episode, rng: np.random.Generator) -> Episode:
 def _occlude(ep: Episode, rng: np.random.Generator) -> Episode:
     """The same box over each view of the external camera (``external`` and, where recorded, ``scene``)."""
     outside = [frames for view, frames in ep.frames.items() if view != "wrist"]
+    if not outside:
+        raise ValueError("the occluded kind needs a view of the external camera (external or scene) to occlude")
     size = int(rng.integers(20, 37))
     y, x = (int(rng.integers(0, outside[0].shape[i] - size + 1)) for i in (1, 2))
     start = int(rng.integers(0, len(ep) // 2))

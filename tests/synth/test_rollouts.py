@@ -71,6 +71,12 @@ def test_occluded_blacks_out_a_box_of_the_external_camera_only():
         assert not ep.frames[view][start:, y:y + size, x:x + size].any()
         assert ep.frames[view][start:].any()
     assert ep.frames["wrist"][start:].any()
+    wrist_only = make_env("window-close", views=("wrist",))
+    try:
+        with pytest.raises(ValueError, match="needs a view of the external camera"):
+            rollout(wrist_only, "occluded", seed=4, steps=4)
+    finally:
+        wrist_only.close()
 
 
 def test_counterfactual_rule_and_unknown_kind():
