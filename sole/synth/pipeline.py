@@ -104,6 +104,7 @@ def parse_mix(mix: str) -> dict[str, int]:
 def plan(cfg: SynthConfig, split: str) -> list[Job]:
     """The shards of one split, in index order."""
     per_kind = parse_mix(cfg.mix) if split == "train" else {k: cfg.eval_per_kind for k in EVAL_KINDS}
+    views = check_views(cfg.views)
     jobs: list[Job] = []
     index = 0
     for task in resolve_tasks(cfg.tasks):
@@ -114,7 +115,7 @@ def plan(cfg: SynthConfig, split: str) -> list[Job]:
                 index += 1
         for i in range(0, len(eps), cfg.shard_size):
             jobs.append(Job(split, len(jobs), task, cfg.size, cfg.env_steps, tuple(eps[i:i + cfg.shard_size]),
-                            check_views(cfg.views)))
+                            views))
     if index >= SEED_STRIDE // 2:
         raise ValueError(f"{index} episodes in one split is more than the {SEED_STRIDE // 2} seeds reserved for it")
     return jobs
