@@ -173,3 +173,15 @@ def test_reasoner_encodes_each_goal_once_and_matches_fresh_encoding(model, monke
     with torch.no_grad():
         fresh = model.progress(model.encode(queries_to_inputs(qs, r.views))).clamp(-1, 1)
     assert np.allclose(first, fresh.numpy(), atol=1e-6)
+
+
+def test_frozen_state_matches_eager_at_any_batch_size(model):
+    from sole.models.compact import queries_to_inputs
+
+    frozen = model.frozen_state()
+    r = CompactReasoner(model)
+    for n in (1, 5):
+        x = queries_to_inputs(queries(n, seed=n), r.views)
+        args = (r.conditions(x.goals), x.prev_progress, *(x.frames[v] for v in r.views))
+        with torch.no_grad():
+            torch.testing.assert_close(frozen(*args), model.state(*args), atol=1e-5, rtol=1e-4)
