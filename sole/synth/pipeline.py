@@ -227,7 +227,7 @@ def _run_jobs(root: Path, jobs: list[Job], cfg: SynthConfig, label: str) -> None
 
 
 # --- driver -------------------------------------------------------------------------------------------------------
-_CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size", "env_steps")
+_CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size", "env_steps", "views")
 
 
 def _writable(root: Path) -> None:
@@ -243,10 +243,10 @@ def _writable(root: Path) -> None:
 def _prepare(root: Path, cfg: SynthConfig) -> None:
     """Create ``root``, refuse one made with another config, remove leftovers of an interrupted write."""
     _writable(root)
-    wanted = {k: asdict(cfg)[k] for k in _CONTENT_FIELDS}
+    wanted = _content(cfg)
     saved = root / "config.json"
     if saved.exists():
-        on_disk, defaults = json.loads(saved.read_text()), asdict(SynthConfig())
+        on_disk, defaults = json.loads(saved.read_text()), _content(SynthConfig())
         have = {k: on_disk.get(k, defaults[k]) for k in _CONTENT_FIELDS}  # a field added later had its default
         if have != wanted:
             diff = ", ".join(f"{k}: {have[k]!r} on disk vs {wanted[k]!r}" for k in wanted if have[k] != wanted[k])
@@ -254,6 +254,11 @@ def _prepare(root: Path, cfg: SynthConfig) -> None:
     store.write_json(saved, {**wanted, "workers": cfg.workers})
     for tmp in root.rglob(".*.tmp*"):
         tmp.unlink()
+
+
+def _content(cfg: SynthConfig) -> dict[str, Any]:
+    """The config fields that decide a dataset's content, as its config.json holds them (tuples as lists)."""
+    return json.loads(json.dumps({k: asdict(cfg)[k] for k in _CONTENT_FIELDS}))
 
 
 def content_hash(root: str | Path) -> str:

@@ -91,6 +91,8 @@ def test_unwritable_output_and_foreign_dataset_are_errors(reference, tmp_path):
     out, _ = reference
     with pytest.raises(ValueError, match="another config"):
         main(replace(TINY, out=str(out), seed=1))
+    with pytest.raises(ValueError, match="views: \\['external', 'wrist'\\] on disk"):
+        main(replace(TINY, out=str(out), views=("scene",)))
 
 
 @pytest.mark.slow  # starting a local Ray takes ~30 s on 2 cores
