@@ -1,8 +1,8 @@
 """Reasoners by name: ``load_reasoner("compact:fold-a")`` is what RL, evaluation and scoring call.
 
 A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``), a checkpoint
-directory, or ``min:SPEC+SPEC[+...]`` / ``median:SPEC+SPEC+SPEC[+...]``, the lowest or the median answer of several
-(`sole.models.ensemble`). Shipped compact
+directory, or ``min:SPEC+SPEC[+...]`` / ``median:SPEC+SPEC+SPEC[+...]`` / ``mean:[W*]SPEC+[W*]SPEC[+...]``, the
+lowest, the median or the weighted mean answer of several (`sole.models.ensemble`). Shipped compact
 checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
 ``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
 as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
@@ -14,6 +14,7 @@ it, so one spec names the held-out model of every task: ``held-out`` is ``compac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,15 +45,24 @@ def _ensemble(combine: Combine) -> Callable[[str], Reasoner]:
         if "+" not in specs:
             raise ValueError(f"{combine}:{specs} names one reasoner; join two or more with '+', "
                              f"e.g. {combine}:compact:fold-a+DIR")
-        return Ensemble([load_reasoner(spec) for spec in specs.split("+")], combine)
+        parts = [_weighted(part) for part in specs.split("+")]
+        weights = None if all(w is None for w, _ in parts) else [1.0 if w is None else w for w, _ in parts]
+        return Ensemble([load_reasoner(spec) for _, spec in parts], combine, weights)
 
     return load
+
+
+def _weighted(part: str) -> tuple[float | None, str]:
+    """``W*SPEC`` -> (W, SPEC); a plain ``SPEC`` -> (None, SPEC)."""
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\*(.+)", part)
+    return (float(match[1]), match[2]) if match else (None, part)
 
 
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
     "min": _ensemble("min"),
     "median": _ensemble("median"),
+    "mean": _ensemble("mean"),
 }
 """Backend name -> loader taking the variant (``default`` when the spec names none)."""
 

@@ -33,18 +33,40 @@ def test_median_answers_one_members_median_with_its_reasoning(values, median):
     assert {s.text for s in steps} == {f"member {median}"}
 
 
-def test_rejects_one_member_mismatched_views_and_unknown_combine():
+def test_mean_answers_the_weighted_mean_with_the_heaviest_members_reasoning():
+    steps = Ensemble([Constant(0.8), Constant(0.2)], "mean", [1, 3]).judge(_queries(2))
+    assert [s.progress for s in steps] == pytest.approx([0.35, 0.36])
+    assert {s.text for s in steps} == {"member 0.2"}
+    assert Ensemble([Constant(0.8), Constant(0.2)], "mean").judge(_queries(1))[0].progress == pytest.approx(0.5)
+
+
+def test_members_reading_different_views_give_the_union():
+    ens = Ensemble([Constant(0.1, views=("scene",)), Constant(0.2), Constant(0.3, views=("wrist",))])
+    assert ens.views == ("scene", "external", "wrist")
+
+
+def test_rejects_one_member_bad_weights_and_unknown_combine():
     with pytest.raises(ValueError, match="at least 2"):
         Ensemble([Constant(0.1)])
-    with pytest.raises(ValueError, match="different views"):
-        Ensemble([Constant(0.1), Constant(0.2, views=("external",))])
-    with pytest.raises(ValueError, match="unknown ensemble 'mean'"):
-        Ensemble([Constant(0.1), Constant(0.2)], "mean")
+    with pytest.raises(ValueError, match="unknown ensemble 'mode'"):
+        Ensemble([Constant(0.1), Constant(0.2)], "mode")
+    with pytest.raises(ValueError, match="min takes none"):
+        Ensemble([Constant(0.1), Constant(0.2)], "min", [1, 2])
+    for bad in ([1.0], [0, 0], [-1, 2]):
+        with pytest.raises(ValueError, match="one non-negative number per member"):
+            Ensemble([Constant(0.1), Constant(0.2)], "mean", bad)
 
 
-@pytest.mark.parametrize("combine", ["min", "median"])
+@pytest.mark.parametrize("combine", ["min", "median", "mean"])
 def test_registry_spec(tiny_checkpoint, combine):
     ens = load_reasoner(f"{combine}:{tiny_checkpoint}+{tiny_checkpoint}")
     assert isinstance(ens, Ensemble) and ens.combine == combine and ens.views == ("external", "wrist")
     with pytest.raises(ValueError, match="join two or more"):
         load_reasoner(f"{combine}:{tiny_checkpoint}")
+
+
+def test_registry_reads_mean_weights(tiny_checkpoint):
+    ens = load_reasoner(f"mean:0.25*{tiny_checkpoint}+{tiny_checkpoint}")
+    assert ens.weights == pytest.approx([0.2, 0.8])
+    with pytest.raises(ValueError, match="min takes none"):
+        load_reasoner(f"min:2*{tiny_checkpoint}+{tiny_checkpoint}")
