@@ -112,7 +112,7 @@ class SACConfig:
         return f"{self.reward}={self.model}" if self.model else self.reward
 
     def run_dir(self) -> Path:
-        source = re.sub(r"[-=:/\\{}+]+", "-", self.reward_label()).strip("-")  # a path or ensemble stays one folder
+        source = re.sub(r"[-=:/\\{}+*]+", "-", self.reward_label()).strip("-")  # a path or ensemble stays one folder
         return Path(self.out) / (self.name or f"{self.task}-{source}-s{self.seed}")
 
     def validate(self) -> None:

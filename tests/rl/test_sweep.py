@@ -38,6 +38,8 @@ def test_reward_with_named_reasoner_gets_its_own_run_and_label():
     assert ckpt.run_dir() == Path("runs/x/drawer-close-sole-runs-sft-final-s0")  # one folder per run
     ens = SweepConfig(tasks="drawer-close", rewards=("sole=min:compact:fold-{fold}+compact:fold-{fold}-s1",)).jobs()[0]
     assert ens.run_dir().name == "drawer-close-sole-min-compact-fold-fold-compact-fold-fold-s1-s0"
+    mean = SweepConfig(tasks="drawer-close", rewards=("sole=mean:0.2*compact:fold-a+0.8*runs/x/final",)).jobs()[0]
+    assert mean.run_dir().name == "drawer-close-sole-mean-0.2-compact-fold-a-0.8-runs-x-final-s0"
 
 
 def _write_evals(run_dir, successes):
