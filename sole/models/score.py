@@ -28,12 +28,16 @@ class ScoreConfig:
     goal: str
     """The task in words, e.g. "close the window"."""
     video: str
-    """mp4 (or any video imageio reads) of the external view; for a model that reads the ``scene`` view, the
-    external view with the robot masked out."""
+    """mp4 (or any video imageio reads) of the external view; for a model that reads the ``scene`` view and not the
+    external one, the scene view (the external view with the robot masked out) unless --scene names it."""
     wrist: str | None = None
     """mp4 of the wrist (gripper) view, same length as --video."""
+    scene: str | None = None
+    """mp4 of the scene view, same length as --video; needed by a reasoner that reads both the external and the
+    scene view (e.g. a ``mean:`` ensemble of the two kinds of model)."""
     model: str = "compact"
-    """Reasoner spec: compact, compact:fold-a, compact:fold-b, or a checkpoint directory."""
+    """Reasoner spec: compact, compact:fold-a, compact:fold-b, a checkpoint directory, or a min:/median:/mean:
+    ensemble of these (`sole.models.registry`)."""
     stride: int = 1
     """Query every k-th frame (progress is interpolated in between)."""
     think: bool = True
@@ -78,7 +82,10 @@ def to_uint8_frames(frames: np.ndarray, size: int, name: str) -> np.ndarray:
 
 def load_clip(cfg: ScoreConfig, views: tuple[str, ...]) -> tuple[Clip, list[str]]:
     """The clip for ``views`` and notes about views filled with black frames."""
-    files = {"external": cfg.video, "wrist": cfg.wrist, "scene": cfg.video}
+    if {"external", "scene"} <= set(views) and cfg.scene is None:
+        raise ValueError("this reasoner reads both the external and the scene view; give the scene video with "
+                         "--scene (--video is the external view)")
+    files = {"external": cfg.video, "wrist": cfg.wrist, "scene": cfg.scene or cfg.video}
     read = {v: read_video(p, cfg.size) for v, p in files.items() if p is not None and v in views}
     lengths = {v: len(f) for v, f in read.items()}
     if len(set(lengths.values())) > 1:

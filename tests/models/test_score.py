@@ -32,6 +32,18 @@ def test_score_table_without_wrist_notes_black_view(ckpt, tmp_path):
     assert out["notes"] and "wrist" in out["notes"][0]
 
 
+def test_scene_view_comes_from_video_or_scene(ckpt, tiny_scene_checkpoint, tmp_path):
+    a, b = write_video(tmp_path / "a.mp4"), write_video(tmp_path / "b.mp4", seed=1)
+    alone = main(ScoreConfig(goal="close the window", video=a, model=tiny_scene_checkpoint, think=False))
+    named = main(ScoreConfig(goal="close the window", video=b, scene=a, model=tiny_scene_checkpoint, think=False))
+    assert alone["per_frame"] == named["per_frame"] and not alone["notes"]
+    both = f"mean:{ckpt}+{tiny_scene_checkpoint}"
+    with pytest.raises(ValueError, match="--scene"):
+        main(ScoreConfig(goal="close the window", video=a, model=both, think=False))
+    out = main(ScoreConfig(goal="close the window", video=a, wrist=b, scene=b, model=both, think=False))
+    assert len(out["per_frame"]) == 6 and not out["notes"]
+
+
 def write_bytes(path, data):
     path.write_bytes(data)
     return str(path)
