@@ -11,8 +11,9 @@ more steadily than any one of them.
 ``mean`` is the blending ensemble: a weighted mean of the members' progress, for members that read different
 things. A model that reads only the ``scene`` view (no robot in the image) pays for the task object's state and
 for nothing the arm alone does, but stays flat until the object moves; a model that sees the arm also pays for
-approaching the object, and for arm poses a policy can exploit. Blended, a small weight on the second gives the
-policy a way toward the object while the object's state decides most of the reward.
+approaching the object, and for arm poses a policy can exploit. Blended, a small weight on the second is meant to
+give the policy a way toward the object while the object's state decides most of the reward; measured on held-out
+button-press, it led SAC into the second model's exploit instead (docs/results.md).
 
 Each costs one forward pass per member. ``min`` and ``median`` answer with one member's own step (its reasoning
 included), the lower median for an even count; ``mean`` answers the weighted mean with the reasoning of its
