@@ -242,8 +242,12 @@ class CompactModel(nn.Module):
 
     def encode(self, x: Inputs, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The fused state h (B, d_model) of a batch of queries; ``cond``: their `condition`, if already known."""
+        return self.state(*self.state_inputs(x, cond))
+
+    def state_inputs(self, x: Inputs, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The arguments of `state` for a batch of queries: conditioning, previous progress, sized frames per view."""
         cond = self.condition(x.goals) if cond is None else cond
-        return self.state(cond, x.prev_progress.float(), *(self.sized(x.frames[v]) for v in self.views))
+        return (cond, x.prev_progress.float(), *(self._sized(x.frames[v]) for v in self.views))
 
     def state(self, cond: torch.Tensor, prev_progress: torch.Tensor, *frames: torch.Tensor) -> torch.Tensor:
         """h (B, d_model) from the goals' `condition` rows, the previous progress (B,) and each view's frames
@@ -268,7 +272,7 @@ class CompactModel(nn.Module):
                 # so two traces differ in form while computing the same
                 return torch.jit.freeze(torch.jit.trace(module, example, check_trace=False))
 
-    def sized(self, frames: torch.Tensor) -> torch.Tensor:
+    def _sized(self, frames: torch.Tensor) -> torch.Tensor:
         s = self.cfg.img_size
         if frames.shape[1:3] == (s, s):
             return frames
@@ -448,8 +452,7 @@ class CompactReasoner:
         for lo in range(0, len(queries), self.batch_size):
             chunk = queries[lo: lo + self.batch_size]
             x = queries_to_inputs(chunk, self.views)
-            h = self._state(self.conditions(x.goals), x.prev_progress,
-                            *(self.model.sized(x.frames[v]) for v in self.views))
+            h = self._state(*self.model.state_inputs(x, self.conditions(x.goals)))
             if not think:
                 steps += [Step(progress=float(p)) for p in self.model.progress(h).clamp(-1, 1)]
                 continue
