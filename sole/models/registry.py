@@ -6,9 +6,12 @@ lowest, the median or the weighted mean answer of several (`sole.models.ensemble
 checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
 ``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
 as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
+``fold-a-mined`` and ``fold-b-mined`` are the fold recipe with one round of mined policy episodes added: the
+states SAC reached on four of the fold's own training tasks when rewarded by ``fold-a`` / ``fold-b``
+(`sole synth mine`); they are the held-out models.
 
 Where a task is known (evaluation, RL, the demo), `spec_for_task` fills ``{fold}`` with the fold that never held
-it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}``, and
+it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}-mined``, and
 ``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
 """
 
@@ -22,8 +25,8 @@ from sole.models.base import Reasoner
 from sole.models.ensemble import Combine, Ensemble
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1")
-HELD_OUT = "compact:fold-{fold}"
+COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1", "fold-a-mined", "fold-b-mined")
+HELD_OUT = "compact:fold-{fold}-mined"
 """The fold model that never saw a task (``{fold}``: its held-out fold)."""
 
 

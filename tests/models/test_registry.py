@@ -1,6 +1,9 @@
+import json
+
 import pytest
 
-from sole.models.registry import load_reasoner, spec_for_task
+from sole.envs.tasks import resolve_tasks
+from sole.models.registry import CHECKPOINTS, COMPACT_VARIANTS, load_reasoner, spec_for_task
 
 
 def test_unknown_backend():
@@ -22,8 +25,17 @@ def test_shipped_fold_models_load_and_pair_in_an_ensemble():
 
 
 def test_held_out_spec_names_the_fold_that_never_saw_the_task():
-    assert spec_for_task("held-out", "window-close") == "compact:fold-b"  # window-close is in fold a
-    assert spec_for_task("", "sweep-into") == "compact:fold-a"
+    assert spec_for_task("held-out", "window-close") == "compact:fold-b-mined"  # window-close is in fold a
+    assert spec_for_task("", "sweep-into") == "compact:fold-a-mined"
     assert spec_for_task("min:compact:fold-{fold}+compact:fold-{fold}-s1", "window-open") == \
         "min:compact:fold-a+compact:fold-a-s1"
     assert spec_for_task("compact", "window-open") == "compact"
+
+
+@pytest.mark.parametrize("variant", [v for v in COMPACT_VARIANTS if v.startswith("fold-")])
+def test_shipped_fold_model_trained_only_on_its_own_fold(variant):
+    fold = variant.split("-")[1]
+    trained = json.loads((CHECKPOINTS / variant / "train_config.json").read_text())["data"]["tasks"]
+    assert trained == f"fold-{fold}"
+    for task in resolve_tasks(f"fold-{fold}"):  # the held-out spec never reads a task with a model that saw it
+        assert f"fold-{fold}" not in spec_for_task("held-out", task)
