@@ -8,10 +8,11 @@ checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the de
 as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
 ``fold-a-mined`` and ``fold-b-mined`` are the fold recipe with one round of mined policy episodes added: the
 states SAC reached on four of the fold's own training tasks when rewarded by ``fold-a`` / ``fold-b``
-(`sole synth mine`); they are the held-out models.
+(`sole synth mine`). ``fold-a-mined2`` and ``fold-b-mined2`` add a second round: the states SAC reached on four
+of the fold's own tasks when rewarded by the round-1 models; they are the held-out models.
 
 Where a task is known (evaluation, RL, the demo), `spec_for_task` fills ``{fold}`` with the fold that never held
-it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}-mined``, and
+it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}-mined2``, and
 ``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
 """
 
@@ -25,8 +26,9 @@ from sole.models.base import Reasoner
 from sole.models.ensemble import Combine, Ensemble
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1", "fold-a-mined", "fold-b-mined")
-HELD_OUT = "compact:fold-{fold}-mined"
+COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1", "fold-a-mined", "fold-b-mined",
+                    "fold-a-mined2", "fold-b-mined2")
+HELD_OUT = "compact:fold-{fold}-mined2"
 """The fold model that never saw a task (``{fold}``: its held-out fold)."""
 
 

@@ -25,8 +25,8 @@ def test_shipped_fold_models_load_and_pair_in_an_ensemble():
 
 
 def test_held_out_spec_names_the_fold_that_never_saw_the_task():
-    assert spec_for_task("held-out", "window-close") == "compact:fold-b-mined"  # window-close is in fold a
-    assert spec_for_task("", "sweep-into") == "compact:fold-a-mined"
+    assert spec_for_task("held-out", "window-close") == "compact:fold-b-mined2"  # window-close is in fold a
+    assert spec_for_task("", "sweep-into") == "compact:fold-a-mined2"
     assert spec_for_task("min:compact:fold-{fold}+compact:fold-{fold}-s1", "window-open") == \
         "min:compact:fold-a+compact:fold-a-s1"
     assert spec_for_task("compact", "window-open") == "compact"
