@@ -35,7 +35,7 @@ def test_held_out_spec_names_the_fold_that_never_saw_the_task():
 @pytest.mark.parametrize("variant", [v for v in COMPACT_VARIANTS if v.startswith("fold-")])
 def test_shipped_fold_model_trained_only_on_its_own_fold(variant):
     fold = variant.split("-")[1]
-    trained = json.loads((CHECKPOINTS / variant / "train_config.json").read_text())["data"]["tasks"]
+    trained = json.loads((CHECKPOINTS / variant / "config.json").read_text())["train"]["data"]["tasks"]
     assert trained == f"fold-{fold}"
 
 
