@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval reward": ("sole.eval.reward", "EvalRewardConfig", "main"),
     "rl": ("sole.rl.sac", "SACConfig", "main"),
     "rl sweep": ("sole.rl.sweep", "SweepConfig", "main"),
+    "rl replay": ("sole.rl.replay", "ReplayConfig", "main"),
     "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),

@@ -14,6 +14,9 @@ of the fold's own tasks when rewarded by the round-1 models; they are the held-o
 Where a task is known (evaluation, RL, the demo), `spec_for_task` fills ``{fold}`` with the fold that never held
 it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}-mined2``, and
 ``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
+
+``checked:SPEC`` caps SPEC's answers at what its own reasoning states has moved over the episode
+(`sole.models.checked`); ``checked:held-out`` is the held-out model, checked.
 """
 
 from __future__ import annotations
@@ -63,8 +66,17 @@ def _weighted(part: str) -> tuple[float | None, str]:
     return (float(match[1]), match[2]) if match else (None, part)
 
 
+def _checked(spec: str) -> Reasoner:
+    from sole.models.checked import Checked
+
+    if spec == "default":
+        raise ValueError("checked: needs the reasoner to check, e.g. checked:compact:fold-a")
+    return Checked(load_reasoner(spec))
+
+
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
+    "checked": _checked,
     "min": _ensemble("min"),
     "median": _ensemble("median"),
     "mean": _ensemble("mean"),
@@ -84,8 +96,9 @@ def load_reasoner(spec: str) -> Reasoner:
 
 
 def spec_for_task(spec: str, task: str) -> str:
-    """``spec`` for reading ``task``: ``held-out`` (or empty) is `HELD_OUT`, and ``{fold}`` becomes the fold that
-    never held ``task``."""
+    """``spec`` for reading ``task``: ``held-out`` (or empty), alone or as a part (``checked:held-out``), is
+    `HELD_OUT`, and ``{fold}`` becomes the fold that never held ``task``."""
     from sole.envs.tasks import held_out_fold
 
-    return (HELD_OUT if spec in ("", "held-out") else spec).replace("{fold}", held_out_fold(task))
+    spec = re.sub(r"(?<![^:+*])held-out(?![^+])", HELD_OUT, spec or "held-out")
+    return spec.replace("{fold}", held_out_fold(task))

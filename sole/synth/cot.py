@@ -327,6 +327,18 @@ def verify_cot(text: str, facts_prev: dict[str, Any], facts_cur: dict[str, Any],
     return errors
 
 
+def stated_claims(text: str) -> list[dict[str, Slots]]:
+    """What a completion states, clause by clause: per clause every claim it reads as, with its slots.
+
+    Checks nothing against facts: this is how a reader of a model's reasoning (`sole.models.checked`) learns what
+    the model said. A malformed completion states nothing.
+    """
+    m = THINK_RE.match(text.strip())
+    if m is None:
+        return []
+    return [dict(_parse(clause)) for clause in _clauses(m.group("think"))[1]]
+
+
 def cot_fact_accuracy(text: str, facts_prev: dict[str, Any], facts_cur: dict[str, Any], progress: float, *,
                       goal_task: str | None = None) -> float:
     """Share of the reasoning's non-progress clauses that the facts verify (0 for a malformed completion).

@@ -30,6 +30,8 @@ def test_held_out_spec_names_the_fold_that_never_saw_the_task():
     assert spec_for_task("min:compact:fold-{fold}+compact:fold-{fold}-s1", "window-open") == \
         "min:compact:fold-a+compact:fold-a-s1"
     assert spec_for_task("compact", "window-open") == "compact"
+    assert spec_for_task("min:held-out+runs/held-out/final", "window-open") == \
+        "min:compact:fold-a-mined2+runs/held-out/final"  # a path that says held-out stays a path
 
 
 @pytest.mark.parametrize("variant", [v for v in COMPACT_VARIANTS if v.startswith("fold-")])
