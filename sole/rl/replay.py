@@ -1,11 +1,15 @@
-"""Replay a trained policy under other rewards: how would each reward model have read what this policy learned?
+"""Replay trained policies under other rewards: how would each reward model have read what these policies learned?
 
-A policy that exploited one reward is a test case for every other: `sole rl replay --run
-runs/rl-r3/push-sole-s0 --models held-out checked:held-out` rolls the run's final policy, deterministically, on
-the layouts of the run's own evaluation, and reads every episode with each reward. The policy ignores the reward,
-so each reward reads the very same episodes. Per reward it reports the final true progress and success (the
-simulator's, evaluation channel only), the reward's final progress, the mean reward over the episode and the
-hacking rate (the reward says >= 0.8 where the simulator says failure). A table is printed and JSON written.
+A policy that exploited one reward is a test case for every other: `sole rl replay --runs runs/rl-r3/push-sole-s0
+runs/rl-bp-100k/button-press-oracle-dense-s0 --models held-out checked:held-out` rolls each run's final policy,
+deterministically, on the layouts of that run's own evaluation, and reads every episode with each reward. The
+policy ignores the reward, so every reward reads the very same episodes. Per run and reward it reports the final
+true progress and success (the simulator's, evaluation channel only), the reward's final progress, the mean reward
+over the episode and the hacking rate (the reward says >= 0.8 where the simulator says failure).
+
+Written to ``--out``: one ``<run name>.json`` per run (a rerun skips runs already read with the same rewards and
+episodes), ``replay.json`` with all of them, and ``replay.png``, the reward's final progress against the true final
+progress per run, one panel per reward: a reward that tracks the task puts the points on the diagonal.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -23,45 +28,44 @@ from sole.reward.wrappers import make_vec_env
 from sole.rl.sac import EVAL_SEED_OFFSET, SACConfig, run_episodes
 
 console = Console()
+Row = dict[str, float]
 
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    run: str
-    """Run folder of `sole rl` (its config.json and policy.zip, or checkpoint/model.zip while it trains)."""
+    runs: tuple[str, ...]
+    """Run folders of `sole rl` (config.json and policy.zip, or checkpoint/model.zip while one trains)."""
     models: tuple[str, ...] = ("held-out",)
     """Reward specs of the ``sole`` source to read the episodes with (see `sole.models.registry`)."""
     episodes: int = 10
-    """Episodes to roll (the run's evaluation layouts)."""
-    out: str = ""
-    """JSON path; default ``<run>/replay.json``."""
+    """Episodes to roll per run (the run's evaluation layouts)."""
+    out: str = "runs/replay"
+    """Folder for the per-run JSON, replay.json and replay.png."""
 
 
-def load_policy(run: Path):  # noqa: ANN201 (SB3's SAC, imported lazily)
+def load_run(run: Path) -> tuple[SACConfig, Any]:
+    """A run's training config and its final policy (SB3 SAC)."""
     from stable_baselines3 import SAC
 
+    if not (run / "config.json").exists():
+        raise FileNotFoundError(f"{run / 'config.json'} not found: not a `sole rl` run folder")
+    known = SACConfig.__dataclass_fields__
+    cfg = SACConfig(**{k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in known})
     for path in (run / "policy.zip", run / "checkpoint" / "model.zip"):
         if path.exists():
-            return SAC.load(path, device="cpu")
+            return cfg, SAC.load(path, device="cpu")
     raise FileNotFoundError(f"{run} has no policy.zip or checkpoint/model.zip: not a `sole rl` run folder")
 
 
-def replay(cfg: ReplayConfig) -> dict[str, dict[str, float]]:
-    """Per reward spec: the rolled episodes' metrics."""
-    run = Path(cfg.run)
-    if not (run / "config.json").exists():
-        raise FileNotFoundError(f"{run / 'config.json'} not found: not a `sole rl` run folder")
-    if cfg.episodes < 1 or not cfg.models:
-        raise ValueError("replay needs at least one episode and one reward model")
-    known = SACConfig.__dataclass_fields__
-    train = SACConfig(**{k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in known})
-    policy = load_policy(run)
+def replay_run(run: Path, models: tuple[str, ...], episodes: int) -> dict[str, Row]:
+    """Per reward spec: the metrics of ``episodes`` episodes of the run's final policy."""
+    train, policy = load_run(run)
     table = {}
-    for spec in cfg.models:
-        venv = make_vec_env(train.task, RewardConfig(source="sole", model=spec), cfg.episodes,
+    for spec in models:
+        venv = make_vec_env(train.task, RewardConfig(source="sole", model=spec), episodes,
                             train.seed + EVAL_SEED_OFFSET, train.size, horizon=train.horizon)
         try:
-            records = run_episodes(policy, venv, cfg.episodes)
+            records = run_episodes(policy, venv, episodes)
         finally:
             venv.close()
         table[spec] = {
@@ -74,17 +78,56 @@ def replay(cfg: ReplayConfig) -> dict[str, dict[str, float]]:
     return table
 
 
+def cached_or_replay(run: Path, cfg: ReplayConfig, out: Path) -> dict[str, Row]:
+    path = out / f"{run.name}.json"
+    if path.exists():
+        done = json.loads(path.read_text())
+        if done["episodes"] == cfg.episodes and list(done["rewards"]) == list(cfg.models):
+            return done["rewards"]
+    table = replay_run(run, cfg.models, cfg.episodes)
+    path.write_text(json.dumps({"run": str(run), "episodes": cfg.episodes, "rewards": table}, indent=2))
+    return table
+
+
+def plot_replay(results: dict[str, dict[str, Row]], models: tuple[str, ...], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4.2), squeeze=False)
+    for ax, spec in zip(axes[0], models, strict=True):
+        rows = [table[spec] for table in results.values()]
+        true, read = [r["true_progress"] for r in rows], [r["reward_progress"] for r in rows]
+        ax.scatter(true, read, c=[r["success"] for r in rows], cmap="viridis", vmin=0, vmax=1, edgecolors="k")
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+        ax.axhspan(0.8, 1.05, color="red", alpha=0.06)
+        ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), xlabel="true final progress", title=spec,
+               ylabel="reward's final progress")
+    fig.suptitle(f"{len(results)} policies, each read by every reward (colour: success rate)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(cfg: ReplayConfig) -> Path:
-    table = replay(cfg)
-    out = Path(cfg.out or Path(cfg.run) / "replay.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"run": cfg.run, "episodes": cfg.episodes, "rewards": table}, indent=2))
-    view = Table(title=f"sole rl replay: {cfg.run} ({cfg.episodes} episodes)")
-    columns = next(iter(table.values()))
-    for col in ("reward", *columns):
-        view.add_column(col, justify="left" if col == "reward" else "right")
-    for spec, row in table.items():
-        view.add_row(spec, *(f"{v:.2f}" for v in row.values()))
+    if cfg.episodes < 1 or not cfg.models or not cfg.runs:
+        raise ValueError("replay needs at least one run, one reward model and one episode")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for run in map(Path, cfg.runs):
+        results[run.name] = cached_or_replay(run, cfg, out)
+    (out / "replay.json").write_text(json.dumps({"episodes": cfg.episodes, "runs": results}, indent=2))
+    plot_replay(results, cfg.models, out / "replay.png")
+    view = Table(title=f"sole rl replay: {len(results)} runs x {cfg.episodes} episodes")
+    for col in ("run", "success", "true progress", *(f"{m}: final / hacking" for m in cfg.models)):
+        view.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
+    for name, table in results.items():
+        first = table[cfg.models[0]]
+        view.add_row(name, f"{first['success']:.1f}", f"{first['true_progress']:.2f}",
+                     *(f"{table[m]['reward_progress']:.2f} / {table[m]['hacking_rate']:.1f}" for m in cfg.models))
     console.print(view)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out / 'replay.json'} and {out / 'replay.png'}")
     return out
