@@ -2,7 +2,8 @@
 
 A policy that exploited one reward is a test case for every other: `sole rl replay --runs runs/rl-r3/push-sole-s0
 runs/rl-bp-100k/button-press-oracle-dense-s0 --models held-out checked:held-out` rolls each run's final policy,
-deterministically, on the layouts of that run's own evaluation, and reads every episode with each reward. The
+deterministically, on the layouts a fresh evaluation env of that run draws (seeds s + 10000, as its first
+evaluation did), and reads every episode with each reward. The
 policy ignores the reward, so every reward reads the very same episodes. Per run and reward it reports the final
 true progress and success (the simulator's, evaluation channel only), the reward's final progress, the mean reward
 over the episode and the hacking rate (the reward says >= 0.8 where the simulator says failure).
@@ -38,7 +39,7 @@ class ReplayConfig:
     models: tuple[str, ...] = ("held-out",)
     """Reward specs of the ``sole`` source to read the episodes with (see `sole.models.registry`)."""
     episodes: int = 10
-    """Episodes to roll per run (the run's evaluation layouts)."""
+    """Episodes to roll per run (its evaluation layout seeds)."""
     out: str = "runs/replay"
     """Folder for the per-run JSON, replay.json and replay.png."""
 
