@@ -23,6 +23,10 @@ last queried frames, and the next query finds it under its ``previous`` frames. 
 its first frames (with prior progress 0) starts a new ledger. Two episodes can share a key only while their frames
 are identical, and then their ledgers are identical too. The wrapped reasoner always thinks, since the check reads
 its reasoning; a ``think=False`` call still pays for it.
+
+Measured on replayed policies (docs/results.md): the check removes the look-away exploits, but the stated motion
+is often wrong too (on unseen tasks the model says "the button has not advanced" across a real press), so solved
+episodes read about what an approach earns. It is a spec to try, not the default reward.
 """
 
 from __future__ import annotations
@@ -66,17 +70,16 @@ class Ledger:
     def read(self, text: str) -> Ledger:
         """This ledger after one more completion."""
         claims = stated_claims(text)
-        readings = [name for clause in claims for name in clause]
-        phases = next((TEMPLATES[n] for n in readings if n in TEMPLATES), None)
-        if phases == "reach" and OBJECT_CLAIMS & set(readings):  # "remaining: 8 cm to the goal" of a push task
-            phases = None
-        ledger = Ledger(phases or self.phases, self.start, self.moved)
-        if ledger.start is None:
-            start = next((clause[n]["n"] for clause in claims for n in REMAINING if n in clause), None)
-            ledger = Ledger(ledger.phases, None if start is None else float(start), ledger.moved)
-        moves = REACH_MOVES if ledger.phases == "reach" else MOVES
+        names = [name for clause in claims for name in clause]
+        phases = next((TEMPLATES[n] for n in names if n in TEMPLATES), self.phases)
+        if phases == "reach" and OBJECT_CLAIMS & set(names):  # "remaining: 8 cm to the goal" of a push task
+            phases = self.phases
+        start = self.start
+        if start is None:
+            start = next((float(clause[n]["n"]) for clause in claims for n in REMAINING if n in clause), None)
+        moves = REACH_MOVES if phases == "reach" else MOVES
         change = sum(sign * clause[n]["d"] for clause in claims for n, sign in moves.items() if n in clause)
-        return Ledger(ledger.phases, ledger.start, ledger.moved + change)
+        return Ledger(phases, start, self.moved + change)
 
     def bound(self) -> float:
         """The most progress the stated facts support."""
@@ -86,6 +89,7 @@ class Ledger:
 
 
 def frames_key(goal: str, frames: dict[str, np.ndarray]) -> bytes:
+    """A digest of the goal and the frames of every view: where an episode's ledger is kept."""
     h = hashlib.blake2b(goal.encode(), digest_size=16)
     for view in sorted(frames):
         h.update(view.encode())
