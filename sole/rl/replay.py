@@ -122,8 +122,9 @@ def main(cfg: ReplayConfig) -> Path:
         results[run.name] = cached_or_replay(run, cfg, out)
     (out / "replay.json").write_text(json.dumps({"episodes": cfg.episodes, "runs": results}, indent=2))
     plot_replay(results, cfg.models, out / "replay.png")
-    view = Table(title=f"sole rl replay: {len(results)} runs x {cfg.episodes} episodes")
-    for col in ("run", "success", "true progress", *(f"{m}: final / hacking" for m in cfg.models)):
+    view = Table(title=f"sole rl replay: {len(results)} runs x {cfg.episodes} episodes; per reward its final "
+                       "progress / hacking rate")
+    for col in ("run", "success", "true progress", *cfg.models):
         view.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
     for name, table in results.items():
         first = table[cfg.models[0]]
