@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -26,7 +25,7 @@ from rich.table import Table
 
 from sole.reward.rewarder import RewardConfig
 from sole.reward.wrappers import make_vec_env
-from sole.rl.sac import EVAL_SEED_OFFSET, SACConfig, run_episodes
+from sole.rl.sac import EVAL_SEED_OFFSET, load_run, run_episodes
 
 console = Console()
 Row = dict[str, float]
@@ -44,23 +43,9 @@ class ReplayConfig:
     """Folder for the per-run JSON, replay.json and replay.png."""
 
 
-def load_run(run: Path) -> tuple[SACConfig, Any]:
-    """A run's training config and its final policy (SB3 SAC)."""
-    from stable_baselines3 import SAC
-
-    if not (run / "config.json").exists():
-        raise FileNotFoundError(f"{run / 'config.json'} not found: not a `sole rl` run folder")
-    known = SACConfig.__dataclass_fields__
-    cfg = SACConfig(**{k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in known})
-    for path in (run / "policy.zip", run / "checkpoint" / "model.zip"):
-        if path.exists():
-            return cfg, SAC.load(path, device="cpu")
-    raise FileNotFoundError(f"{run} has no policy.zip or checkpoint/model.zip: not a `sole rl` run folder")
-
-
 def replay_run(run: Path, models: tuple[str, ...], episodes: int) -> dict[str, Row]:
     """Per reward spec: the metrics of ``episodes`` episodes of the run's final policy."""
-    train, policy = load_run(run)
+    train, policy = load_run(run, unfinished=True)
     table = {}
     for spec in models:
         venv = make_vec_env(train.task, RewardConfig(source="sole", model=spec), episodes,

@@ -309,6 +309,23 @@ def load_or_new(cfg: SACConfig, venv: RewardVecEnv, run: Path) -> SAC:
     return new_model(cfg, venv)
 
 
+def load_run(run: str | Path, *, unfinished: bool = False) -> tuple[SACConfig, SAC]:
+    """A `sole rl` run folder's training config and its final policy; with ``unfinished``, a run still training
+    (or stopped) gives its last checkpoint's policy when it has no ``policy.zip`` yet."""
+    run = Path(run)
+    config = run / "config.json"
+    if not config.exists():
+        raise FileNotFoundError(f"{config} not found: not a `sole rl` run folder")
+    known = SACConfig.__dataclass_fields__
+    cfg = SACConfig(**{k: v for k, v in json.loads(config.read_text()).items() if k in known})
+    paths = [run / "policy.zip", *([run / "checkpoint" / "model.zip"] if unfinished else [])]
+    for path in paths:
+        if path.exists():
+            return cfg, SAC.load(path, device="cpu")
+    raise FileNotFoundError(f"{' or '.join(map(str, paths))} not found: not a "
+                            f"{'' if unfinished else 'finished '}`sole rl` run folder")
+
+
 def make_logger(run: Path) -> Logger:
     return Logger(str(run), [JSONLWriter(run / "metrics.jsonl"), TensorBoardOutputFormat(str(run / "tb"))])
 

@@ -15,7 +15,6 @@ Writes ``<out>/train`` and ``<out>/eval`` (seeds of the two never overlap, nor t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from rich.progress import Progress
 from sole.data import store
 from sole.data.episode import Episode
 from sole.envs.sim import VIEWS, TaskEnv, make_env
+from sole.rl.sac import load_run
 from sole.synth.pipeline import SEED_STRIDE, SPLIT_OFFSET, content_hash
 from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, N_FRAMES, Policy, record, to_episode
 
@@ -57,18 +57,6 @@ class MineConfig:
     """Render size of each view in pixels."""
     views: tuple[str, ...] = VIEWS
     """Views to record (see `sole synth --views`)."""
-
-
-def load_policy(run: str | Path) -> tuple[str, Any]:
-    """(task, SB3 SAC model) of a `sole rl` run folder, with clear errors for what is missing."""
-    from stable_baselines3 import SAC
-
-    run = Path(run)
-    config, weights = run / "config.json", run / "policy.zip"
-    for path in (config, weights):
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: --runs takes finished `sole rl` run folders")
-    return json.loads(config.read_text())["task"], SAC.load(weights, device="cpu")
 
 
 def policy_actions(env: TaskEnv, model: Any, deterministic: bool) -> Policy:
@@ -122,7 +110,9 @@ def main(cfg: MineConfig) -> dict[str, Any]:
         raise ValueError("need at least one run, episodes and eval_episodes >= 0 with one of them >= 1, and "
                          f"0 <= sampled <= 1; got {len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, "
                          f"{cfg.sampled}")
-    policies = [(run, *load_policy(run)) for run in cfg.runs]  # loaded once; fails before any rollout on a bad folder
+    # loaded once: a bad folder fails before any rollout
+    loaded = [load_run(run) for run in cfg.runs]
+    policies = [(run, train.task, model) for run, (train, model) in zip(cfg.runs, loaded, strict=True)]
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     splits = {split: n for split, n in (("train", cfg.episodes), ("eval", cfg.eval_episodes)) if n}
     result = {split: mine_split(cfg, split, n, policies) for split, n in splits.items()}

@@ -34,7 +34,7 @@ def test_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a `sole rl` run folder"):
         main(cfg)
     (tmp_path / "config.json").write_text(json.dumps({"task": "reach"}))
-    with pytest.raises(FileNotFoundError, match="no policy.zip"):
+    with pytest.raises(FileNotFoundError, match="policy.zip or .*model.zip not found"):
         main(cfg)
     with pytest.raises(ValueError, match="at least one run"):
         main(ReplayConfig(runs=()))

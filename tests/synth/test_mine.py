@@ -8,7 +8,7 @@ import pytest
 from sole.data.store import load_datasets
 from sole.rl.sac import SACConfig
 from sole.rl.sac import main as train_sac
-from sole.synth.mine import KIND, MineConfig, load_policy, main, policy_actions
+from sole.synth.mine import KIND, MineConfig, main, policy_actions
 from sole.synth.pipeline import SEED_STRIDE
 from sole.synth.rollouts import N_FRAMES
 
@@ -76,10 +76,10 @@ def test_evaluation_only_mining_writes_no_train_split(mined, tmp_path):
 
 
 def test_bad_runs_and_datasets_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="policy.zip not found"):
+    with pytest.raises(FileNotFoundError, match="policy.zip not found: not a finished"):
         (tmp_path / "run").mkdir()
         (tmp_path / "run" / "config.json").write_text('{"task": "reach"}')
-        load_policy(tmp_path / "run")
+        main(MineConfig(runs=(str(tmp_path / "run"),), out=str(tmp_path / "m")))
     with pytest.raises(ValueError, match="need at least one run"):
         main(MineConfig(runs=(), out=str(tmp_path / "m")))
     with pytest.raises(ValueError, match="one of them >= 1"):
