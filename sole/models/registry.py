@@ -16,7 +16,8 @@ it, so one spec names the held-out model of every task: ``held-out`` is ``compac
 ``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
 
 ``checked:SPEC`` caps SPEC's answers at what its own reasoning states has moved over the episode
-(`sole.models.checked`); ``checked:held-out`` is the held-out model, checked.
+(`sole.models.checked`); ``checked:held-out`` is the held-out model, checked. ``gated:SPEC`` caps them at the
+approach share until the objects in the ``scene`` view have moved (`sole.models.gated`).
 """
 
 from __future__ import annotations
@@ -66,17 +67,29 @@ def _weighted(part: str) -> tuple[float | None, str]:
     return (float(match[1]), match[2]) if match else (None, part)
 
 
+def _wrapped(name: str, spec: str) -> Reasoner:
+    """The reasoner a wrapper spec (``checked:SPEC``, ``gated:SPEC``) wraps."""
+    if spec == "default":
+        raise ValueError(f"{name}: needs the reasoner it wraps, e.g. {name}:compact:fold-a")
+    return load_reasoner(spec)
+
+
 def _checked(spec: str) -> Reasoner:
     from sole.models.checked import Checked
 
-    if spec == "default":
-        raise ValueError("checked: needs the reasoner to check, e.g. checked:compact:fold-a")
-    return Checked(load_reasoner(spec))
+    return Checked(_wrapped("checked", spec))
+
+
+def _gated(spec: str) -> Reasoner:
+    from sole.models.gated import Gated
+
+    return Gated(_wrapped("gated", spec))
 
 
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
     "checked": _checked,
+    "gated": _gated,
     "min": _ensemble("min"),
     "median": _ensemble("median"),
     "mean": _ensemble("mean"),
