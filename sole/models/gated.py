@@ -8,17 +8,19 @@ does not help there, since its stated facts about an unseen object are as wrong 
 (`sole.envs.sim.SCENE`), so a pixel of it changes only where an object moved. If nothing in the scene differs from
 the episode's first frame, nothing has been done to the task yet, and the answer is capped at the approach share
 of progress (`sole.envs.progress.PHASE_WEIGHTS`, push tasks: 0.3); the cap opens linearly to 1 as the share of
-changed scene pixels goes from `LOW` to `HIGH`. No model and nothing task-specific is involved: the thresholds come
-from one measurement over all 50 tasks (`sole check gate`, 64 px scene view; figures in docs/results.md):
+changed scene pixels goes from `LOW` to `HIGH`. No model and nothing task-specific is involved: the thresholds were
+read off scripted expert and look-away episodes of all 50 tasks, and `sole check gate` measures what they do (64 px
+scene view; figures in docs/results.md):
 
-- every expert episode that solved its task changed at least 0.2% of the scene (8 pixels), except the two reach
-  tasks, which move no object, so a gated reward caps reach tasks at the approach share by design;
-- a look-away (arm raised away from the untouched object) changed at most 0.1% on 38 tasks and at most 0.2% on
-  43; on seven (box-close, door-close, drawer-close, disassemble, hammer, handle-press, peg-insert-side) objects
-  settle or drift on their own after reset, and the gate opens without the robot, so it does not protect them.
+- at the first solved frame of expert episodes (three layouts per task) the gate is fully open on 48 of 50 tasks;
+  the two reach tasks move no object, so a gated reward caps them at the approach share by design;
+- at the end of a look-away (arm raised away from the untouched object) it is shut on 36 of 50 tasks; on the other
+  14 (box-close, door-close, drawer-close, hammer... and on some layouts coffee-button) objects settle or drift on
+  their own after reset, the gate opens without the robot, and it does not protect them.
 
-The gate tells whether something moved, not whether it moved the right way or far enough: it removes the pay for
-poses that leave the objects untouched and for undone work (a button pressed and released), nothing else.
+The gate tells whether something moved, not whether the right thing moved far enough the right way. Measured in
+RL (docs/results.md), SAC then nudges an object, which opens the gate, and holds a pose the model over-reads; it
+is a spec to try, not the default reward.
 """
 
 from __future__ import annotations
