@@ -35,7 +35,7 @@ from rich.progress import track
 from rich.table import Table
 
 from sole.data.store import write_json
-from sole.envs.progress import PHASE_WEIGHTS
+from sole.envs.progress import PHASE_WEIGHTS, SOLVED_FLOOR
 from sole.envs.sim import SCENE, make_env
 from sole.envs.tasks import resolve_tasks
 from sole.models.base import Query, Reasoner, Step
@@ -80,7 +80,7 @@ class GateCheckConfig:
     tasks: str = "all"
     """Tasks: ``all``, ``fold-a``, ``fold-b`` or comma-separated names."""
     seeds: int = 2
-    """Layouts per task (evaluation seeds of `sole synth`'s kinds, from 1000)."""
+    """Layouts per task (rollout seeds 1000, 1001, ...)."""
     out: str = "out/check_gate.json"
     """Where the per-task figures and the summary are written."""
 
@@ -95,7 +95,7 @@ def check_task(task: str, seeds: int) -> dict[str, Any]:
         for seed in range(1000, 1000 + seeds):
             expert = rollout(env, "expert", seed)
             frames = expert.frames[SCENE]
-            done = np.flatnonzero(expert.label(task) >= 0.95)
+            done = np.flatnonzero(expert.label(task) >= SOLVED_FLOOR)
             if len(done):
                 solved.append(cap(scene_change(frames[0], frames[done[0]])))
             away = rollout(env, "look-away", seed).frames[SCENE]
