@@ -44,6 +44,10 @@ class DataConfig:
     """Used when ``val`` is empty (see there)."""
     max_episodes: int = 0
     """Use at most this many training episodes (0: all), for quick runs."""
+    per_task: int = 0
+    """Use at most this many training episodes of each task (0: all), spread evenly over the task's episodes so
+    every rollout kind keeps its share: with ``tasks``, it separates the number of tasks from the number of
+    episodes in data-scaling runs."""
 
 
 @dataclass
@@ -70,7 +74,18 @@ def load_split(cfg: DataConfig) -> Split:
         train, val = episodes, read_episodes(cfg.val, tasks)
     else:
         train, val = split_episodes(episodes, cfg.val_every)
+    train = thin_per_task(train, cfg.per_task) if cfg.per_task > 0 else train
     return Split(tasks, train[: cfg.max_episodes] if cfg.max_episodes > 0 else train, val)
+
+
+def thin_per_task(episodes: list[Episode], n: int) -> list[Episode]:
+    """At most ``n`` episodes of each task, evenly spaced through that task's episodes in index order."""
+    by_task: dict[str, list[Episode]] = {}
+    for ep in sorted(episodes, key=lambda e: e.index):
+        by_task.setdefault(ep.task, []).append(ep)
+    keep = {id(eps[int(i)]) for eps in by_task.values()
+            for i in np.unique(np.linspace(0, len(eps) - 1, min(n, len(eps))).round())}
+    return [ep for ep in episodes if id(ep) in keep]
 
 
 def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> list[Episode]:

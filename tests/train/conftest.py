@@ -56,5 +56,10 @@ def episodes():
 
 
 @pytest.fixture(scope="session")
+def episode_maker():
+    return make_episode
+
+
+@pytest.fixture(scope="session")
 def task_set():
     return TASK_SET

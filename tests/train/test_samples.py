@@ -3,7 +3,16 @@ import re
 import numpy as np
 
 from sole.envs.tasks import get_task
-from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, to_inputs
+from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, thin_per_task, to_inputs
+
+
+def test_thin_per_task_keeps_an_even_spread_of_each_task(task_set, episode_maker):
+    kinds = ("expert", "noisy", "hover", "failure", "undo")
+    eps = [episode_maker(task, kinds[k], 10 * i + k) for i, task in enumerate(task_set[:2]) for k in range(5)]
+    kept = thin_per_task(eps[::-1], 3)  # order in, order out; spacing by index
+    assert [e.index for e in kept] == [14, 12, 10, 4, 2, 0]
+    assert {e.kind for e in kept} == {"expert", "hover", "undo"}
+    assert thin_per_task(eps, 9) == eps
 
 
 def test_goal_mix_respects_training_tasks(task_set, episodes):
