@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "score": ("sole.models.score", "ScoreConfig", "main"),
     "bench score": ("sole.models.bench", "BenchConfig", "main"),
     "eval reward": ("sole.eval.reward", "EvalRewardConfig", "main"),
+    "eval compare": ("sole.eval.compare", "EvalCompareConfig", "main"),
     "rl": ("sole.rl.sac", "SACConfig", "main"),
     "rl sweep": ("sole.rl.sweep", "SweepConfig", "main"),
     "rl replay": ("sole.rl.replay", "ReplayConfig", "main"),
