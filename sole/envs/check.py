@@ -32,6 +32,7 @@ from scipy.stats import spearmanr
 
 from sole.envs.progress import SOLVED_FLOOR, Privileged
 from sole.envs.tasks import resolve_tasks
+from sole.eval.metrics import finite_mean
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -149,14 +150,9 @@ def check_seed(task: str, seed: int, agent_steps: int, repeat: int) -> dict[str,
 def check_task(task: str, seeds: int, agent_steps: int, repeat: int) -> dict[str, float]:
     """Per-metric means over ``seeds`` seeds (NaN-aware); ``gate_errors`` is a total."""
     rows = [check_seed(task, seed, agent_steps, repeat) for seed in range(seeds)]
-    out = {k: _nanmean([r[k] for r in rows]) for k in rows[0]}
+    out = {k: finite_mean([r[k] for r in rows]) for k in rows[0]}
     out["gate_errors"] = float(sum(r["gate_errors"] for r in rows))
     return out
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _finite(obj: object) -> object:
@@ -188,7 +184,7 @@ def _worker(job: tuple[str, int, int, int]) -> tuple[str, dict[str, float]]:
 
 # --- report -------------------------------------------------------------------------------------------------------
 def summarize(per_task: dict[str, dict[str, float]]) -> dict[str, object]:
-    means = {k: _nanmean([m[k] for m in per_task.values()]) for k in next(iter(per_task.values()))}
+    means = {k: finite_mean([m[k] for m in per_task.values()]) for k in next(iter(per_task.values()))}
     checks = {}
     for key, (op, bound) in TARGETS.items():
         value = means[key]

@@ -21,6 +21,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from sole.envs.tasks import get_task  # noqa: E402
+from sole.eval.metrics import finite_mean  # noqa: E402
 
 COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite")
 """Means shown per run (all of them go to compare.json)."""
@@ -67,12 +68,7 @@ def summarise(label: str, run: Path) -> dict:
     opposite = [t["voc"] for t in tasks if get_task(t["task"]).opposite]
     other = [t["voc"] for t in tasks if not get_task(t["task"]).opposite]
     return {"label": label, "path": str(run), "tasks": sorted(t["task"] for t in tasks),
-            "mean": metrics["mean"], "voc/opposite-tasks": _nanmean(opposite), "voc/other-tasks": _nanmean(other)}
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if not np.isnan(v)]
-    return float(np.mean(finite)) if finite else float("nan")
+            "mean": metrics["mean"], "voc/opposite-tasks": finite_mean(opposite), "voc/other-tasks": finite_mean(other)}
 
 
 SPLIT = ("voc/opposite-tasks", "voc/other-tasks")

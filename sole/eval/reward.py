@@ -27,7 +27,7 @@ from rich.table import Table  # noqa: E402
 from sole.data.episode import Episode  # noqa: E402
 from sole.envs.progress import SOLVED_FLOOR  # noqa: E402
 from sole.envs.tasks import TASKS, get_task, resolve_tasks  # noqa: E402
-from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
+from sole.eval.metrics import auroc, confusion_margin, finite_mean, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
 from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
 from sole.models.registry import spec_for_task  # noqa: E402
 
@@ -173,8 +173,7 @@ def main(cfg: EvalRewardConfig) -> dict:
 
 def _mean(rows: list[dict]) -> dict:
     keys = [k for k, v in rows[0].items() if isinstance(v, float)]
-    return {k: float(np.nanmean([r[k] for r in rows])) if any(not np.isnan(r[k]) for r in rows) else float("nan")
-            for k in keys}
+    return {k: finite_mean([r[k] for r in rows]) for k in keys}
 
 
 COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite", "voc/opposite", "win/unrelated")
