@@ -195,6 +195,9 @@ def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> d
 
 
 def main(cfg: GRPOConfig) -> dict[str, Any]:
+    if cfg.sample.p_derived > 0:
+        raise ValueError("sample.p_derived must be 0 for GRPO: its fact reward verifies claims about suite tasks, "
+                         "and derived goals have none")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     split = load_split(cfg.data)

@@ -29,6 +29,7 @@ import torch
 from sole.data.episode import Episode
 from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.compact import Inputs, stack_frames
+from sole.synth.derived import Part, derived_cot, derived_goal, derived_goals, is_derived
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,12 @@ class SampleConfig:
     this (0.0) repeated a prior of 1 whatever the frames showed (a window closing under "open the window": 0.97 at
     every step when fed 1, 0.13 when fed 0), which a policy can exploit by looking done once. With 0.5 the default
     model's opposite-verb goal wins 5% instead of 42% of expert videos (docs/model.md)."""
+    p_derived: float = 0.0
+    """Share of samples whose goal is a derived one (`sole.synth.derived`): a part of the scene (the task's object
+    or the gripper) and a direction, labelled from the stored positions. The other samples follow the goal mix
+    above."""
+    derived_parts: tuple[Part, ...] = ("obj", "hand")
+    """Parts derived goals may name; a derived sample picks one of those its episode offers, then a direction."""
     held_out_goal: int = 2
     """Index of the goal paraphrase never used in training (validation reads it)."""
     shift: int = 4
@@ -153,12 +160,10 @@ class Example:
 
     def source(self, n: int) -> list[int]:
         """Indices into the stored episode (``n`` frames) of the played first, previous and current frames."""
-        played = [0, self.prev, self.t]
-        return [n - 1 - i for i in played] if self.reverse else played
+        return [int(played_order(n, self.reverse)[i]) for i in (0, self.prev, self.t)]
 
 
-def train_goals(task: str, held_out: int) -> tuple[str, ...]:
-    goals = get_task(task).goals
+def train_goals(goals: tuple[str, ...], held_out: int) -> tuple[str, ...]:
     return tuple(g for i, g in enumerate(goals) if i != held_out) or goals
 
 
@@ -183,26 +188,55 @@ class Sampler:
         others = [t for t in self.tasks if get_task(t).scene != scene]
         return str(self.rng.choice(others)) if others else ep.task
 
+    def derived_or_goal_task(self, ep: Episode) -> str:
+        """A derived goal's name for a ``p_derived`` share of samples, else `goal_task`. No draw is spent when
+        ``p_derived`` is 0, so such runs sample exactly as before derived goals existed."""
+        if self.cfg.p_derived > 0 and self.rng.random() < self.cfg.p_derived:
+            offered = [g for g in derived_goals(ep.task, ep.facts) if g.part in self.cfg.derived_parts]
+            parts = sorted({g.part for g in offered})
+            if parts:
+                part = parts[int(self.rng.integers(len(parts)))]
+                same = [g for g in offered if g.part == part]
+                return same[int(self.rng.integers(len(same)))].name
+        return self.goal_task(ep)
+
     def example(self) -> Example:
         i = int(self.rng.integers(len(self.episodes)))
         ep = self.episodes[i]
-        goal_task = self.goal_task(ep)
+        goal_task = self.derived_or_goal_task(ep)
         t = int(self.rng.integers(1, len(ep)))
         prev = max(0, t - int(self.rng.integers(1, self.cfg.max_gap + 1)))
         reverse = bool(self.rng.random() < self.cfg.p_reverse)
-        label = ep.label(goal_task)[::-1] if reverse else ep.label(goal_task)
+        label = played_label(ep, goal_task, reverse)
         noise = self.rng.normal(0.0, self.rng.uniform(0.0, self.cfg.prior_noise))
         prior = float(np.clip(label[prev] + noise, -1.0, 1.0))
         if self.rng.random() < self.cfg.p_random_prior:
             extreme = self.rng.random() < self.cfg.p_extreme_prior
             prior = float(self.rng.integers(2) if extreme else self.rng.uniform(0.0, 1.0))
         prior = prior if prev > 0 else 0.0
-        goal = str(self.rng.choice(train_goals(goal_task, self.cfg.held_out_goal)))
+        goal = str(self.rng.choice(train_goals(goal_texts(ep, goal_task), self.cfg.held_out_goal)))
         return Example(episode=i, t=t, prev=prev, goal_task=goal_task, goal=goal, prev_progress=prior,
                        progress=float(label[t]), reverse=reverse)
 
     def batch(self, n: int) -> list[Example]:
         return [self.example() for _ in range(n)]
+
+
+def goal_texts(ep: Episode, goal_task: str) -> tuple[str, ...]:
+    """Paraphrases of a task's or a derived goal (which names ``ep``'s object)."""
+    return derived_goal(ep.task, goal_task).goals if is_derived(goal_task) else get_task(goal_task).goals
+
+
+def played_label(ep: Episode, goal_task: str, reverse: bool) -> np.ndarray:
+    """Progress of ``goal_task`` (a task or derived goal) along ``ep`` as played."""
+    if is_derived(goal_task):
+        return derived_goal(ep.task, goal_task).label(ep.facts, played_order(len(ep), reverse))
+    return ep.label(goal_task)[::-1] if reverse else ep.label(goal_task)
+
+
+def played_order(n: int, reverse: bool) -> np.ndarray:
+    """Stored frame indices of an ``n``-frame episode in the order they are played."""
+    return np.arange(n)[::-1] if reverse else np.arange(n)
 
 
 def random_shift(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
@@ -248,4 +282,6 @@ def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
     from sole.synth.cot import make_cot
 
+    if is_derived(ex.goal_task):
+        return derived_cot(derived_goal(ep.task, ex.goal_task), ep.facts, played_order(len(ep), ex.reverse), ex.t)
     return make_cot(ex.goal_task, ex.goal, *query_facts(ep, ex), ex.prev_progress, ex.progress, rng)

@@ -18,6 +18,7 @@ from sole.train.grpo import (
     train,
     trainable,
 )
+from sole.train.grpo import main as grpo_main
 from sole.train.samples import SampleConfig, Sampler, completion, split_episodes, to_inputs
 from sole.train.sft import SFTConfig
 from sole.train.sft import train as sft_train
@@ -71,3 +72,11 @@ def test_update_all_sends_the_policy_gradient_into_h(task_set, episodes):
     decoder_only, everything = GRPOConfig(), GRPOConfig(update="all")
     assert {n for n in names if trainable(decoder_only, n)} == {n for n in names if n.startswith(DECODER)}
     assert not trainable(decoder_only, "head.weight") and all(trainable(everything, n) for n in names)
+
+
+def test_derived_goals_refused(tmp_path):
+    cfg = GRPOConfig.tiny(init=str(tmp_path / "none"), out=str(tmp_path / "grpo"))
+    cfg = dataclasses.replace(cfg, sample=dataclasses.replace(cfg.sample, p_derived=0.2))
+    with pytest.raises(ValueError, match="p_derived must be 0"):
+        grpo_main(cfg)
+    assert not (tmp_path / "grpo").exists()

@@ -1,6 +1,7 @@
 import re
 
 import numpy as np
+import pytest
 
 from sole.envs.tasks import get_task
 from sole.train.samples import SampleConfig, Sampler, completion, random_shift, split_episodes, thin_per_task, to_inputs
@@ -88,3 +89,18 @@ def test_extreme_random_priors_sit_at_zero_or_one(task_set, episodes):
     ends = priors(1.0)
     assert set(np.unique(ends)) == {0.0, 1.0} and 0.3 < ends.mean() < 0.7
     assert np.isin(priors(0.0), [0.0, 1.0]).mean() < 0.05  # uniform when the share is 0
+
+
+def test_derived_goals_labelled_from_facts_as_played(task_set, episodes):
+    s = Sampler(episodes, task_set, SampleConfig(p_derived=0.5, derived_parts=("hand",)), seed=4)
+    drawn = s.batch(400)
+    derived = [e for e in drawn if e.goal_task.startswith("move:")]
+    assert 120 < len(derived) < 280
+    for e in derived:
+        ep = episodes[e.episode]
+        x = np.array([f["hand"][0] for f in ep.facts])[e.source(len(ep))]
+        sign = {"move:hand:right": 1, "move:hand:left": -1}.get(e.goal_task, 0)
+        assert e.progress == pytest.approx(np.clip(sign * (x[2] - x[0]) / 0.1, 0, 1), abs=1e-6)
+        assert e.goal.split()[2] == "gripper"
+        assert f"t={e.t}:" in completion(ep, e, np.random.default_rng(0))
+
