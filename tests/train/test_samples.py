@@ -104,3 +104,12 @@ def test_derived_goals_labelled_from_facts_as_played(task_set, episodes):
         assert e.goal.split()[2] == "gripper"
         assert f"t={e.t}:" in completion(ep, e, np.random.default_rng(0))
 
+
+
+def test_no_derived_goals_spend_no_draw(task_set, episodes, monkeypatch):
+    def draws():
+        return [(e.goal_task, e.t, e.prev, e.reverse, e.prev_progress)
+                for e in Sampler(episodes, task_set, SampleConfig(p_derived=0.0), seed=5).batch(50)]
+    with_option = draws()
+    monkeypatch.setattr(Sampler, "derived_or_goal_task", Sampler.goal_task)  # the sampler before the option
+    assert with_option == draws()
