@@ -81,9 +81,9 @@ def _goals(task: str) -> tuple[DerivedGoal, ...]:
 
 def derived_goals(task: str, facts: list[dict[str, Any]]) -> tuple[DerivedGoal, ...]:
     """The derived goals offered on an episode of ``task`` with per-step ``facts``."""
-    pos = {part: np.array([f[part] for f in facts], dtype=np.float32) for part in ("obj", "hand")}
-    moved = {part: np.abs(p - p[0]).max(axis=0) for part, p in pos.items()}
-    return tuple(g for g in _goals(task) if g.part == "hand" or moved["obj"][DIRECTIONS[g.direction][0]] >= MIN_MOVE)
+    obj = np.array([f["obj"] for f in facts], dtype=np.float32)
+    moved = np.abs(obj - obj[0]).max(axis=0)  # per axis, either way
+    return tuple(g for g in _goals(task) if g.part == "hand" or moved[DIRECTIONS[g.direction][0]] >= MIN_MOVE)
 
 
 def derived_goal(task: str, name: str) -> DerivedGoal:

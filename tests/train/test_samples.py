@@ -105,7 +105,6 @@ def test_derived_goals_labelled_from_facts_as_played(task_set, episodes):
         assert f"t={e.t}:" in completion(ep, e, np.random.default_rng(0))
 
 
-
 def test_no_derived_goals_spend_no_draw(task_set, episodes, monkeypatch):
     def draws():
         return [(e.goal_task, e.t, e.prev, e.reverse, e.prev_progress)
