@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import re
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
@@ -158,13 +159,27 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
         axes[2 * (i // cols), i % cols].axis("off")
         axes[2 * (i // cols) + 1, i % cols].axis("off")
     legend = {"fontsize": 7, "frameon": False}
-    fig.legend(handles=[Line2D([], [], color=colors[r], label=r) for r in rewards], loc="lower left", **legend)
+    labels = {r: wrap_spec(r) for r in rewards}
+    fig.legend(handles=[Line2D([], [], color=colors[r], label=labels[r]) for r in rewards], loc="lower left",
+               **legend)
     fig.legend(handles=[Line2D([], [], color="grey", ls=ls, marker=m, ms=3, label=label)
                         for _, ls, m, label in styles.values()], loc="lower right", ncol=2, **legend)
-    fig.tight_layout(rect=(0, (0.03 * max(len(rewards), 2) + 0.02) / rows, 1, 1))
+    lines = sum(label.count("\n") + 1 for label in labels.values())
+    fig.tight_layout(rect=(0, (0.03 * max(lines, 2) + 0.02) / rows, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def wrap_spec(spec: str, width: int = 48) -> str:
+    """A reward label broken into lines of at most ``width`` characters after its ``+`` joins, so that a long
+    ensemble spec stays within its half of the legend row."""
+    lines = [""]
+    for part in re.split(r"(?<=\+)", spec):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sole.rl.sweep import SweepConfig, main, record
+from sole.rl.sweep import SweepConfig, main, record, wrap_spec
 
 
 @pytest.mark.slow  # spawns two worker processes: ~15 s of CPU, a minute on a loaded 2-core machine
@@ -63,3 +63,11 @@ def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
     assert table["sole"]["reward_progress_curve"] == pytest.approx([0.0, 0.3])  # drawn under the success panel
     assert (tmp_path / "curves.png").exists()
     assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
+
+
+def test_long_ensemble_label_wraps_after_its_joins():
+    spec = "sole=gated:median:compact:fold-{fold}+compact:fold-{fold}-s1+compact:fold-{fold}-mined"
+    lines = wrap_spec(spec, width=48).split("\n")
+    assert lines == ["sole=gated:median:compact:fold-{fold}+", "compact:fold-{fold}-s1+compact:fold-{fold}-mined"]
+    assert "".join(lines) == spec
+    assert wrap_spec("oracle-dense") == "oracle-dense"
