@@ -115,3 +115,14 @@ def spec_for_task(spec: str, task: str) -> str:
 
     spec = re.sub(r"(?<![^:+*])held-out(?![^+])", HELD_OUT, spec or "held-out")
     return spec.replace("{fold}", held_out_fold(task))
+
+
+def wrap_spec(spec: str, width: int = 48) -> str:
+    """``spec`` broken into lines of at most ``width`` characters after its ``+`` joins, for a plot label: a long
+    ensemble spec then stays within its legend or panel."""
+    lines = [""]
+    for part in re.split(r"(?<=\+)", spec):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sole.models.registry import wrap_spec
 from sole.reward.rewarder import RewardConfig
 from sole.reward.wrappers import make_vec_env
 from sole.rl.sac import EVAL_SEED_OFFSET, load_run, run_episodes
@@ -88,7 +89,7 @@ def plot_replay(results: dict[str, dict[str, Row]], models: tuple[str, ...], pat
         ax.scatter(true, read, c=[r["success"] for r in rows], cmap="viridis", vmin=0, vmax=1, edgecolors="k")
         ax.plot([0, 1], [0, 1], "k--", lw=0.8)
         ax.axhspan(0.8, 1.05, color="red", alpha=0.06)
-        ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), xlabel="true final progress", title=spec,
+        ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), xlabel="true final progress", title=wrap_spec(spec, 40),
                ylabel="reward's final progress")
     fig.suptitle(f"{len(results)} policies, each read by every reward (colour: success rate)")
     fig.tight_layout()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import re
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sole.envs.tasks import resolve_tasks
+from sole.models.registry import wrap_spec
 from sole.rl.sac import SACConfig, read_metrics
 
 console = Console()
@@ -169,17 +169,6 @@ def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def wrap_spec(spec: str, width: int = 48) -> str:
-    """A reward label broken into lines of at most ``width`` characters after its ``+`` joins, so that a long
-    ensemble spec stays within its half of the legend row."""
-    lines = [""]
-    for part in re.split(r"(?<=\+)", spec):
-        if lines[-1] and len(lines[-1]) + len(part) > width:
-            lines.append("")
-        lines[-1] += part
-    return "\n".join(lines)
 
 
 def print_table(table: dict[str, dict[str, dict]], rewards: tuple[str, ...]) -> None:

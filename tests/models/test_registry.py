@@ -3,7 +3,7 @@ import json
 import pytest
 
 from sole.envs.tasks import resolve_tasks
-from sole.models.registry import CHECKPOINTS, COMPACT_VARIANTS, load_reasoner, spec_for_task
+from sole.models.registry import CHECKPOINTS, COMPACT_VARIANTS, load_reasoner, spec_for_task, wrap_spec
 
 
 def test_unknown_backend():
@@ -45,3 +45,11 @@ def test_shipped_fold_model_trained_only_on_its_own_fold(variant):
 def test_held_out_spec_never_reads_a_task_with_a_model_that_saw_it(fold):
     for task in resolve_tasks(f"fold-{fold}"):
         assert f"fold-{fold}" not in spec_for_task("held-out", task)
+
+
+def test_long_ensemble_label_wraps_after_its_joins():
+    spec = "sole=gated:median:compact:fold-{fold}+compact:fold-{fold}-s1+compact:fold-{fold}-mined"
+    lines = wrap_spec(spec, width=48).split("\n")
+    assert lines == ["sole=gated:median:compact:fold-{fold}+", "compact:fold-{fold}-s1+compact:fold-{fold}-mined"]
+    assert "".join(lines) == spec
+    assert wrap_spec("oracle-dense") == "oracle-dense"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sole.rl.sweep import SweepConfig, main, record, wrap_spec
+from sole.rl.sweep import SweepConfig, main, record
 
 
 @pytest.mark.slow  # spawns two worker processes: ~15 s of CPU, a minute on a loaded 2-core machine
@@ -64,10 +64,3 @@ def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
     assert (tmp_path / "curves.png").exists()
     assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
 
-
-def test_long_ensemble_label_wraps_after_its_joins():
-    spec = "sole=gated:median:compact:fold-{fold}+compact:fold-{fold}-s1+compact:fold-{fold}-mined"
-    lines = wrap_spec(spec, width=48).split("\n")
-    assert lines == ["sole=gated:median:compact:fold-{fold}+", "compact:fold-{fold}-s1+compact:fold-{fold}-mined"]
-    assert "".join(lines) == spec
-    assert wrap_spec("oracle-dense") == "oracle-dense"
