@@ -89,27 +89,31 @@ def run_all(jobs: list[SACConfig], workers: int) -> list[str]:
 def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
     """task -> reward -> {steps, success curves (mean over seeds), final success / hacking rate per seed}.
 
-    Curves run to the last evaluation all seeds of that reward reached; the final figures are read at
-    ``compared_at``, the last evaluation that every run of the task reached, so rewards meet at equal steps.
+    Curves run over the evaluation steps all seeds of that reward share; the final figures are read at
+    ``compared_at``, the last evaluation step that every run of the task shares, so rewards meet at equal steps
+    even when their runs evaluate on different schedules. A task whose runs share no step is left out.
     """
     out: dict[str, dict[str, dict]] = defaultdict(dict)
-    groups: dict[str, dict[str, list[list[dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[str, dict[str, list[dict[int, dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
     for job in jobs:
         curve = read_metrics(job.run_dir(), "eval/success")
         if curve:
-            groups[job.task][job.reward_label()].append(curve)
+            groups[job.task][job.reward_label()].append({int(row["step"]): row for row in curve})
     for task, rewards in groups.items():
-        common = min(len(c) for curves in rewards.values() for c in curves)
+        shared = _shared_steps([c for curves in rewards.values() for c in curves])
+        if not shared:
+            console.print(f"[yellow]{task}: its runs share no evaluation step, so it is not compared[/yellow]")
+            continue
         for reward, curves in rewards.items():
-            n = min(len(c) for c in curves)
-            final = [c[common - 1] for c in curves]
+            steps = _shared_steps(curves)
+            final = [c[shared[-1]] for c in curves]
             out[task][reward] = {
-                "steps": [row["step"] for row in curves[0][:n]],
-                "success_curve": _mean_curve(curves, "eval/success", n),
-                "ever_success_curve": _mean_curve(curves, "eval/ever_success", n),
-                "true_progress_curve": _mean_curve(curves, "eval/true_progress", n),
-                "reward_progress_curve": _mean_curve(curves, "eval/reward_progress", n),
-                "compared_at": final[0]["step"],
+                "steps": steps,
+                "success_curve": _mean_curve(curves, "eval/success", steps),
+                "ever_success_curve": _mean_curve(curves, "eval/ever_success", steps),
+                "true_progress_curve": _mean_curve(curves, "eval/true_progress", steps),
+                "reward_progress_curve": _mean_curve(curves, "eval/reward_progress", steps),
+                "compared_at": shared[-1],
                 "final_success": [row["eval/success"] for row in final],
                 "final_ever_success": [row["eval/ever_success"] for row in final],
                 "final_hacking": [row["eval/hacking_rate"] for row in final],
@@ -119,8 +123,12 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
     return dict(out)
 
 
-def _mean_curve(curves: list[list[dict[str, float]]], key: str, n: int) -> list[float]:
-    return np.mean([[row[key] for row in c[:n]] for c in curves], axis=0).tolist()
+def _shared_steps(curves: list[dict[int, dict[str, float]]]) -> list[int]:
+    return sorted(set.intersection(*(set(c) for c in curves)))
+
+
+def _mean_curve(curves: list[dict[int, dict[str, float]]], key: str, steps: list[int]) -> list[float]:
+    return np.mean([[c[s][key] for s in steps] for c in curves], axis=0).tolist()
 
 
 def plot_curves(table: dict[str, dict[str, dict]], path: Path) -> Path:

@@ -42,9 +42,9 @@ def test_reward_with_named_reasoner_gets_its_own_run_and_label():
     assert mean.run_dir().name == "drawer-close-sole-mean-0.2-compact-fold-a-0.8-runs-x-final-s0"
 
 
-def _write_evals(run_dir, successes):
+def _write_evals(run_dir, successes, every=1000):
     run_dir.mkdir(parents=True)
-    rows = [{"step": 1000 * (i + 1), "eval/success": s, "eval/ever_success": s, "eval/hacking_rate": 0.0,
+    rows = [{"step": every * (i + 1), "eval/success": s, "eval/ever_success": s, "eval/hacking_rate": 0.0,
              "eval/true_progress": s, "eval/reward_progress": s} for i, s in enumerate(successes)]
     (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
 
@@ -64,3 +64,14 @@ def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
     assert (tmp_path / "curves.png").exists()
     assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
 
+
+
+def test_runs_on_different_evaluation_schedules_meet_at_a_step_they_share(tmp_path):
+    cfg = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole"), seeds=(0,), run=False,
+                      out=str(tmp_path))
+    _write_evals(tmp_path / "drawer-close-oracle-dense-s0", [0.0, 0.5, 0.7, 0.9], every=2000)  # to 8000
+    _write_evals(tmp_path / "drawer-close-sole-s0", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8], every=1000)  # to 7000
+    table = json.loads(main(cfg).read_text())["drawer-close"]
+    assert table["oracle-dense"]["compared_at"] == table["sole"]["compared_at"] == 6000
+    assert table["oracle-dense"]["final_success"] == [0.7] and table["sole"]["final_success"] == [0.6]
+    assert table["sole"]["steps"] == [1000, 2000, 3000, 4000, 5000, 6000, 7000]
