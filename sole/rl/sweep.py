@@ -3,8 +3,9 @@
 Each job is a plain `sole rl` run (its own run folder, resumable); a finished run is not trained again. The sweep
 writes comparison.json, a rich table (final success, hacking rate, reward / oracle success ratio per task) and
 curves.png (evaluation success vs agent steps, mean over seeds, one panel per task, a line per reward). Rewards
-are compared at equal steps: a task's "final" figures are read at the last evaluation that every one of its runs
-reached, so runs stopped early (e.g. under a time limit, collected with ``--no-run``) are still compared fairly.
+are compared at equal steps: a task's "final" figures are read at the last evaluation step that every one of its
+runs shares, so runs stopped early (e.g. under a time limit, collected with ``--no-run``) or evaluated on different
+schedules are still compared fairly.
 """
 
 from __future__ import annotations
