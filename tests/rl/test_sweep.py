@@ -65,7 +65,6 @@ def test_no_run_compares_stopped_runs_at_the_last_step_all_reached(tmp_path):
     assert not (tmp_path / "drawer-close-sole-s0" / "result.json").exists()  # nothing was trained
 
 
-
 def test_runs_on_different_evaluation_schedules_meet_at_a_step_they_share(tmp_path):
     cfg = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole"), seeds=(0,), run=False,
                       out=str(tmp_path))
