@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rl replay": ("sole.rl.replay", "ReplayConfig", "main"),
     "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
+    "serve": ("sole.serve.app", "ServeConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),
 }
 """Subcommand -> (module, config dataclass, main function); modules load lazily so each command imports only

@@ -97,6 +97,20 @@ def prompt_text(goal: str, prev_progress: float) -> str:
     )
 
 
+PROMPT_RE = re.compile(r"The robot's task is: (?P<goal>.+?)\. The images show the first, the previous and the current "
+                       r"frame\. The task progress for the previous timestep is (?P<prev>-?\d{1,3})%\.", re.DOTALL)
+
+
+def parse_prompt(text: str) -> tuple[str, float]:
+    """The goal and the previous progress back from a `prompt_text`; a clear error for any other text."""
+    m = PROMPT_RE.search(text)
+    if m is None:
+        raise ValueError("the prompt does not follow the SOLE-R1 query text: \"The robot's task is: GOAL. The images "
+                         "show the first, the previous and the current frame. The task progress for the previous "
+                         "timestep is N%. ...\" (sole.models.base.prompt_text)")
+    return m["goal"], int(m["prev"]) / 100.0
+
+
 def parse_answer(text: str, fallback: float) -> float:
     """Progress from ``<answer>N%</answer>`` (N in [-100, 100]); a malformed answer falls back to ``fallback``."""
     m = ANSWER_RE.search(text)

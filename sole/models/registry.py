@@ -18,6 +18,8 @@ it, so one spec names the held-out model of every task: ``held-out`` is ``compac
 ``checked:SPEC`` caps SPEC's answers at what its own reasoning states has moved over the episode
 (`sole.models.checked`); ``checked:held-out`` is the held-out model, checked. ``gated:SPEC`` caps them at the
 approach share until the objects in the ``scene`` view have moved (`sole.models.gated`).
+
+``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def _checked(spec: str) -> Reasoner:
     return Checked(_wrapped("checked", spec))
 
 
+def _api(url: str) -> Reasoner:
+    from sole.models.api import from_spec
+
+    return from_spec(url)
+
+
 def _gated(spec: str) -> Reasoner:
     from sole.models.gated import Gated
 
@@ -88,6 +96,7 @@ def _gated(spec: str) -> Reasoner:
 
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
+    "api": _api,
     "checked": _checked,
     "gated": _gated,
     "min": _ensemble("min"),

@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sole.models.base import Clip, reason
+from sole.models.base import Clip, Reasoner, reason
 from sole.models.registry import load_reasoner
 from sole.video import read_mp4
 
@@ -96,12 +96,13 @@ def load_clip(cfg: ScoreConfig, views: tuple[str, ...]) -> tuple[Clip, list[str]
     return Clip(frames), notes
 
 
-def score(cfg: ScoreConfig) -> dict[str, Any]:
+def score(cfg: ScoreConfig, reasoner: Reasoner | None = None) -> dict[str, Any]:
+    """Progress and reasoning for the config's videos, read by ``reasoner`` (default: ``cfg.model`` loaded)."""
     if not cfg.goal.strip():
         raise ValueError("empty goal text; say what the robot should do, e.g. --goal 'close the window'")
     if cfg.stride < 1:
         raise ValueError(f"stride must be >= 1, got {cfg.stride}")
-    reasoner = load_reasoner(cfg.model)
+    reasoner = reasoner or load_reasoner(cfg.model)
     clip, notes = load_clip(cfg, reasoner.views)
     judged = reason(reasoner, [clip], [cfg.goal], think=cfg.think, stride=cfg.stride)[0]
     return {"goal": cfg.goal, "model": cfg.model, "frames": len(clip), "progress": judged.progress,

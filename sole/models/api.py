@@ -1,0 +1,89 @@
+"""The ``api`` backend: any OpenAI-compatible chat endpoint as a `Reasoner` (our own `sole serve`, a vLLM server
+hosting a fine-tuned VLM, or a hosted model).
+
+Each query is one chat message in the shape of our SFT records (`sole.synth.records`): the SOLE-R1 prompt text
+(`sole.models.base.prompt_text`) and one composite PNG, a row per view of first | previous | current frame. The
+answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
+contract says. With ``think=False`` the request carries ``"think": false``, which `sole serve` honours by
+answering from the progress head; other servers ignore the field and think anyway.
+
+Which views the composite holds: the endpoint's own list where it gives one (``GET /models`` of `sole serve`
+lists ``views`` per model), else the external view above the wrist view, as in our records. Spec
+(`sole.models.registry`): ``api:URL`` such as ``api:http://127.0.0.1:8000/v1``; the model name, key and request
+timeout come from ``SOLE_API_MODEL`` (default: the endpoint's first model), ``SOLE_API_KEY`` and
+``SOLE_API_TIMEOUT`` (seconds, default 60).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from sole.models.base import Query, Step, parse_answer, prompt_text
+from sole.synth.records import VIEW_ROWS, composite
+
+
+def data_url(image: np.ndarray) -> str:
+    """A uint8 (H, W, 3) image as a ``data:image/png;base64,...`` URL."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def chat_request(query: Query, views: tuple[str, ...], model: str, think: bool) -> dict:
+    """The chat-completions body asking one query."""
+    image = composite(query.first, query.previous, query.current, views)
+    content = [{"type": "text", "text": prompt_text(query.goal, query.prev_progress)},
+               {"type": "image_url", "image_url": {"url": data_url(image)}}]
+    return {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0.0,
+            "max_tokens": 256, "think": think}
+
+
+class ApiReasoner:
+    """A `Reasoner` asking an OpenAI-compatible ``/chat/completions`` endpoint, ``workers`` queries at a time."""
+
+    def __init__(self, base_url: str, *, model: str | None = None, api_key: str | None = None,
+                 timeout: float = 60.0, workers: int = 4, client: httpx.Client | None = None):
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"api: needs the endpoint's base URL, e.g. api:http://127.0.0.1:8000/v1, got {base_url!r}")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = client or httpx.Client(timeout=timeout)
+        self.client.headers.update(headers)
+        self.base_url = base_url.rstrip("/")
+        self.workers = workers
+        listed = self._models()
+        self.model = model or (listed[0]["id"] if listed else "default")
+        entry = next((m for m in listed if m["id"] == self.model), {})
+        self.views = tuple(entry.get("views") or VIEW_ROWS)
+
+    def _models(self) -> list[dict]:
+        """The endpoint's model list, empty where it has none."""
+        try:
+            reply = self.client.get(f"{self.base_url}/models")
+        except httpx.TransportError as err:
+            raise ConnectionError(f"cannot reach {self.base_url}: {err}") from None
+        return reply.json().get("data", []) if reply.status_code == 200 else []
+
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda q: self._ask(q, think), queries))
+
+    def _ask(self, query: Query, think: bool) -> Step:
+        reply = self.client.post(f"{self.base_url}/chat/completions",
+                                 json=chat_request(query, self.views, self.model, think))
+        if reply.status_code != 200:
+            raise RuntimeError(f"{self.base_url}/chat/completions answered {reply.status_code}: {reply.text[:300]}")
+        text = reply.json()["choices"][0]["message"]["content"] or ""
+        return Step(progress=parse_answer(text, query.prev_progress), text=text if think else "")
+
+
+def from_spec(url: str) -> ApiReasoner:
+    """``api:URL``, with the model, key and timeout from the environment (see the module docstring)."""
+    return ApiReasoner(url, model=os.environ.get("SOLE_API_MODEL"), api_key=os.environ.get("SOLE_API_KEY"),
+                       timeout=float(os.environ.get("SOLE_API_TIMEOUT", "60")))

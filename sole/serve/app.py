@@ -1,0 +1,212 @@
+"""`sole serve`: a reasoner behind HTTP, for clients that score videos and for RL on other machines.
+
+Endpoints (FastAPI, 127.0.0.1 by default):
+
+- ``POST /v1/score``: ``{"goal": ..., "video": <base64 mp4>, "wrist": <base64 mp4>?, "scene": <base64 mp4>?,
+  "stride": 1, "think": true}`` -> what ``sole score --json`` prints: per-frame progress and each queried step's
+  reasoning.
+- ``POST /v1/chat/completions``: OpenAI-compatible. One user message holding the SOLE-R1 prompt text and one
+  composite image (a row per view of first | previous | current frame, as `sole.models.api` sends and our SFT
+  records hold) -> ``<think>...</think><answer>N%</answer>``; ``"think": false`` answers from the progress head.
+- ``GET /v1/models`` lists the one model with the views its composite rows must hold; ``GET /health``.
+
+Limits, each a clear HTTP error with nothing half-done: a wrong or missing key when one is set (401), a body over
+``max_body_mb`` (413), a malformed request (400 with what is wrong, 422 for a wrong JSON shape), more than
+``max_queue`` requests waiting for the model (429, retry later), and a wait over ``queue_timeout_s`` (503).
+One request reads the model at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from PIL import Image
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from sole.models.base import Query, Reasoner, parse_prompt
+from sole.models.registry import load_reasoner
+from sole.models.score import ScoreConfig, score, to_uint8_frames
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    model: str = "compact"
+    """Reasoner spec served (`sole.models.registry`): compact, a fold model, a checkpoint directory, an ensemble."""
+    host: str = "127.0.0.1"
+    """Interface to listen on; 0.0.0.0 exposes the server to the network."""
+    port: int = 8000
+    api_key: str | None = None
+    """When set, every request but /health must send ``Authorization: Bearer KEY``."""
+    max_body_mb: float = 64.0
+    """Largest request body accepted."""
+    max_queue: int = 16
+    """Requests allowed to wait for the model; one more is refused with 429."""
+    queue_timeout_s: float = 60.0
+    """A request that waited this long for the model is refused with 503."""
+    size: int = 64
+    """Frames are resized to this square size (the compact model's input)."""
+
+
+class ScoreRequest(BaseModel):
+    goal: str
+    video: str
+    """The external view (or the scene view for a scene-only model), a base64 mp4."""
+    wrist: str | None = None
+    scene: str | None = None
+    stride: int = 1
+    think: bool = True
+
+
+class Gate:
+    """At most one request reads the model; at most ``max_queue`` wait, each at most ``timeout_s``."""
+
+    def __init__(self, max_queue: int, timeout_s: float):
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+        self.max_queue, self.timeout_s = max_queue, timeout_s
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if self.waiting >= self.max_queue:
+            raise HTTPException(429, f"{self.waiting} requests are waiting for the model; retry later")
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self.lock.acquire(), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(503, f"the model stayed busy for {self.timeout_s:.0f} s; retry later") from None
+        finally:
+            self.waiting -= 1
+        try:
+            return await run_in_threadpool(fn, *args)
+        except (ValueError, FileNotFoundError) as err:
+            raise HTTPException(400, str(err)) from None
+        finally:
+            self.lock.release()
+
+
+def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
+    """The app serving ``reasoner`` (loaded by the caller, so tests can serve a tiny model)."""
+    app = FastAPI(title="sole", description="SOLE-R1 style video-language progress reasoner")
+    gate = Gate(cfg.max_queue, cfg.queue_timeout_s)
+
+    @app.middleware("http")
+    async def limits(request: Request, call_next: Any) -> Any:
+        if cfg.api_key and request.url.path != "/health":
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not secrets.compare_digest(sent, cfg.api_key):
+                return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"}, 401)
+        size = int(request.headers.get("content-length") or 0)
+        if size > cfg.max_body_mb * 2**20:
+            return JSONResponse({"detail": f"request body of {size / 2**20:.1f} MB is over the "
+                                           f"{cfg.max_body_mb:g} MB limit"}, 413)
+        return await call_next(request)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "model": cfg.model, "waiting": gate.waiting}
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": cfg.model, "object": "model", "owned_by": "sole",
+                                            "views": list(reasoner.views)}]}
+
+    @app.post("/v1/score")
+    async def score_video(req: ScoreRequest) -> dict[str, Any]:
+        return await gate.run(score_request, reasoner, req, cfg)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: dict[str, Any]) -> dict[str, Any]:
+        query, think = chat_query(body, reasoner.views, cfg.size)
+        step = await gate.run(lambda: reasoner.judge([query], think=think)[0])
+        text = step.text if think and step.text else f"<answer>{round(100 * step.progress)}%</answer>"
+        return completion(body.get("model") or cfg.model, text)
+
+    return app
+
+
+def score_request(reasoner: Reasoner, req: ScoreRequest, cfg: ServeConfig) -> dict[str, Any]:
+    """`sole score` on the request's videos, written to a temporary folder for the decoder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {view: _write_video(Path(tmp) / f"{view}.mp4", data, view)
+                 for view, data in (("video", req.video), ("wrist", req.wrist), ("scene", req.scene)) if data}
+        return score(ScoreConfig(goal=req.goal, model=cfg.model, stride=req.stride, think=req.think, size=cfg.size,
+                                 **paths), reasoner)
+
+
+def _write_video(path: Path, data: str, field: str) -> str:
+    path.write_bytes(_b64(data, field))
+    return str(path)
+
+
+def _b64(data: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(400, f"{field}: not valid base64") from None
+
+
+def chat_query(body: dict[str, Any], views: tuple[str, ...], size: int) -> tuple[Query, bool]:
+    """The query in a chat-completions body: prompt text and composite image of its last user message."""
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        raise HTTPException(400, "messages: no user message")
+    content = users[-1].get("content")
+    parts = content if isinstance(content, list) else [{"type": "text", "text": str(content or "")}]
+    text = " ".join(p.get("text", "") for p in parts if p.get("type") == "text")
+    urls = [p.get("image_url", {}).get("url", "") for p in parts if p.get("type") == "image_url"]
+    if len(urls) != 1:
+        raise HTTPException(400, f"the user message needs exactly one composite image, got {len(urls)}")
+    try:
+        goal, prev = parse_prompt(text)
+    except ValueError as err:
+        raise HTTPException(400, str(err)) from None
+    frames = split_composite(_image(urls[0]), views, size)
+    return Query(goal=goal, first=frames[0], previous=frames[1], current=frames[2], prev_progress=prev), \
+        bool(body.get("think", True))
+
+
+def _image(url: str) -> np.ndarray:
+    if not url.startswith("data:image/") or ";base64," not in url:
+        raise HTTPException(400, "image_url: only data:image/...;base64 URLs are read (this server fetches nothing)")
+    try:
+        return np.asarray(Image.open(io.BytesIO(_b64(url.split(";base64,", 1)[1], "image_url"))).convert("RGB"))
+    except OSError as err:
+        raise HTTPException(400, f"image_url: not a readable image ({err})") from None
+
+
+def split_composite(image: np.ndarray, views: tuple[str, ...], size: int) -> list[dict[str, np.ndarray]]:
+    """First, previous and current frames per view from a composite of ``len(views)`` rows of three square frames."""
+    h, w = image.shape[:2]
+    side = w // 3
+    if w % 3 or side == 0 or h != side * len(views):
+        raise HTTPException(400, f"composite of {w}x{h} px: expected {len(views)} row(s) ({', '.join(views)}) of "
+                                 "three square frames, first | previous | current")
+    cells = [[image[r * side:(r + 1) * side, c * side:(c + 1) * side] for c in range(3)] for r in range(len(views))]
+    return [{v: to_uint8_frames(cells[r][c][None], size, v)[0] for r, v in enumerate(views)} for c in range(3)]
+
+
+def completion(model: str, text: str) -> dict[str, Any]:
+    """An OpenAI chat.completion object holding ``text``."""
+    return {"id": f"chatcmpl-{secrets.token_hex(8)}", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())}}
+
+
+def main(cfg: ServeConfig) -> None:
+    import uvicorn
+
+    app = build_app(load_reasoner(cfg.model), cfg)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

@@ -1,0 +1,89 @@
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from sole.models.api import ApiReasoner
+from sole.models.base import Clip, reason
+from sole.models.registry import load_reasoner
+from sole.serve.app import ServeConfig, build_app
+
+GOAL = "close the window"
+
+
+@pytest.fixture(scope="module")
+def local(tiny_checkpoint):
+    return load_reasoner(tiny_checkpoint)
+
+
+def clip(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return Clip({v: rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8) for v in ("external", "wrist")})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(local):
+    """`sole serve` on a free local port, in a thread, with an API key."""
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(build_app(local, ServeConfig(model="tiny", api_key="k")), port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.parametrize("think", [False, True])
+def test_api_spec_over_a_real_server_reads_what_the_model_reads(server, local, monkeypatch, think):
+    monkeypatch.setenv("SOLE_API_KEY", "k")
+    remote = load_reasoner(f"api:{server}")
+    assert remote.model == "tiny" and remote.views == local.views
+    clips = [clip(seed=0), clip(seed=1)]
+    here = reason(local, clips, [GOAL, GOAL], think=think, stride=2)
+    there = reason(remote, clips, [GOAL, GOAL], think=think, stride=2)
+    for a, b in zip(here, there, strict=True):
+        if think:  # the written answer travels as text, so both read the same completion
+            assert [s.text for _, s in a.steps] == [s.text for _, s in b.steps]
+        np.testing.assert_allclose(a.per_frame, b.per_frame, atol=0.005 if not think else 1e-9)
+
+
+def test_wrong_key_is_a_clear_error(server, monkeypatch):
+    monkeypatch.setenv("SOLE_API_KEY", "wrong")
+    remote = load_reasoner(f"api:{server}")
+    with pytest.raises(RuntimeError, match="401"):
+        reason(remote, [clip()], [GOAL], think=False)
+
+
+def test_unreachable_endpoint_and_missing_url():
+    with pytest.raises(ConnectionError, match="cannot reach"):
+        ApiReasoner(f"http://127.0.0.1:{free_port()}/v1", timeout=2)
+    with pytest.raises(ValueError, match="base URL"):
+        load_reasoner("api")
+
+
+def test_endpoint_without_a_model_list_gets_the_record_views(local):
+    app = TestClient(build_app(local, ServeConfig()))
+    app.get = lambda url: type("R", (), {"status_code": 404})()
+    remote = ApiReasoner("http://testserver/v1", client=app)
+    assert remote.views == ("external", "wrist") and remote.model == "default"
+
+
+def test_malformed_reply_falls_back_to_the_previous_progress(local):
+    app = TestClient(build_app(local, ServeConfig()))
+    reply = type("R", (), {"status_code": 200, "json": lambda self: {"choices": [{"message": {"content": "hm"}}]}})
+    app.post = lambda url, json: reply()
+    judged = reason(ApiReasoner("http://testserver/v1", client=app), [clip()], [GOAL], think=False)[0]
+    assert judged.progress == 0.0 and all(s.progress == 0.0 for _, s in judged.steps)
