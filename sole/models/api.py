@@ -11,7 +11,8 @@ Which views the composite holds: the endpoint's own list where it gives one (``G
 lists ``views`` per model), else the external view above the wrist view, as in our records. Spec
 (`sole.models.registry`): ``api:URL`` such as ``api:http://127.0.0.1:8000/v1``; the model name, key and request
 timeout come from ``SOLE_API_MODEL`` (default: the endpoint's first model), ``SOLE_API_KEY`` and
-``SOLE_API_TIMEOUT`` (seconds, default 60).
+``SOLE_API_TIMEOUT`` (seconds, default 60). A batch of queries goes out ``SOLE_API_WORKERS`` (default 8)
+requests at a time; `sole serve` answers requests that wait together in one batched call.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sole.synth.records import VIEW_ROWS, composite
 def data_url(image: np.ndarray) -> str:
     """A uint8 (H, W, 3) image as a ``data:image/png;base64,...`` URL."""
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -49,14 +50,14 @@ class ApiReasoner:
     """A `Reasoner` asking an OpenAI-compatible ``/chat/completions`` endpoint, ``workers`` queries at a time."""
 
     def __init__(self, base_url: str, *, model: str | None = None, api_key: str | None = None,
-                 timeout: float = 60.0, workers: int = 4, client: httpx.Client | None = None):
+                 timeout: float = 60.0, workers: int = 8, client: httpx.Client | None = None):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"api: needs the endpoint's base URL, e.g. api:http://127.0.0.1:8000/v1, got {base_url!r}")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = client or httpx.Client(timeout=timeout)
         self.client.headers.update(headers)
         self.base_url = base_url.rstrip("/")
-        self.workers = workers
+        self.pool = ThreadPoolExecutor(workers)
         listed = self._models()
         self.model = model or (listed[0]["id"] if listed else "default")
         entry = next((m for m in listed if m["id"] == self.model), {})
@@ -71,8 +72,9 @@ class ApiReasoner:
         return reply.json().get("data", []) if reply.status_code == 200 else []
 
     def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
-        with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda q: self._ask(q, think), queries))
+        if len(queries) == 1:
+            return [self._ask(queries[0], think)]
+        return list(self.pool.map(lambda q: self._ask(q, think), queries))
 
     def _ask(self, query: Query, think: bool) -> Step:
         reply = self.client.post(f"{self.base_url}/chat/completions",
@@ -86,4 +88,5 @@ class ApiReasoner:
 def from_spec(url: str) -> ApiReasoner:
     """``api:URL``, with the model, key and timeout from the environment (see the module docstring)."""
     return ApiReasoner(url, model=os.environ.get("SOLE_API_MODEL"), api_key=os.environ.get("SOLE_API_KEY"),
-                       timeout=float(os.environ.get("SOLE_API_TIMEOUT", "60")))
+                       timeout=float(os.environ.get("SOLE_API_TIMEOUT", "60")),
+                       workers=int(os.environ.get("SOLE_API_WORKERS", "8")))

@@ -13,7 +13,8 @@ Endpoints (FastAPI, 127.0.0.1 by default):
 Limits, each a clear HTTP error with nothing half-done: a wrong or missing key when one is set (401), a body over
 ``max_body_mb`` (413), a malformed request (400 with what is wrong, 422 for a wrong JSON shape), more than
 ``max_queue`` requests waiting for the model (429, retry later), and a wait over ``queue_timeout_s`` (503).
-One request reads the model at a time.
+Chat queries that arrive while the model is busy are answered together in one batched call (`ModelQueue`), so
+several RL environments or runs can share one server.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from sole.models.base import Query, Reasoner, parse_prompt
+from sole.models.base import Query, Reasoner, Step, parse_prompt
 from sole.models.registry import load_reasoner
 from sole.models.score import ScoreConfig, score, to_uint8_frames
 
@@ -70,36 +71,89 @@ class ScoreRequest(BaseModel):
     think: bool = True
 
 
-class Gate:
-    """At most one request reads the model; at most ``max_queue`` wait, each at most ``timeout_s``."""
+class ModelQueue:
+    """Who reads the model next. Chat queries that wait together are answered in one batched call (the model
+    reads a batch of 64 in about the time of a few single queries); a whole-video score holds the model alone.
+    At most ``max_queue`` requests wait, each at most ``timeout_s``."""
 
-    def __init__(self, max_queue: int, timeout_s: float):
+    def __init__(self, reasoner: Reasoner, max_queue: int, timeout_s: float, max_batch: int = 64):
+        self.reasoner = reasoner
         self.lock = asyncio.Lock()
-        self.waiting = 0
-        self.max_queue, self.timeout_s = max_queue, timeout_s
+        self.pending: list[tuple[Query, bool, asyncio.Future]] = []
+        self.exclusive = 0
+        self.max_queue, self.timeout_s, self.max_batch = max_queue, timeout_s, max_batch
+
+    @property
+    def waiting(self) -> int:
+        return len(self.pending) + self.exclusive
+
+    async def judge(self, query: Query, think: bool) -> Step:
+        """One query's answer, batched with the chat queries waiting beside it."""
+        self._admit()
+        item = (query, think, asyncio.get_running_loop().create_future())
+        self.pending.append(item)
+        try:
+            await self._acquire()
+        except HTTPException:
+            if item in self.pending:
+                self.pending.remove(item)
+            raise
+        try:
+            if not item[2].done():
+                batch = [it for it in self.pending if it[1] == think][: self.max_batch]
+                for it in batch:
+                    self.pending.remove(it)
+                await self._answer(batch, think)
+        finally:
+            self.lock.release()
+        return await _or_400(item[2])
+
+    async def _answer(self, batch: list[tuple[Query, bool, asyncio.Future]], think: bool) -> None:
+        try:
+            steps = await run_in_threadpool(lambda: self.reasoner.judge([q for q, _, _ in batch], think=think))
+        except Exception as err:  # noqa: BLE001 - each waiting request gets the error of its batch
+            for _, _, fut in batch:
+                fut.set_exception(err)
+            return
+        for (_, _, fut), step in zip(batch, steps, strict=True):
+            fut.set_result(step)
 
     async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` with the model to itself (a whole video)."""
+        self._admit()
+        self.exclusive += 1
+        try:
+            await self._acquire()
+        finally:
+            self.exclusive -= 1
+        try:
+            return await _or_400(run_in_threadpool(fn, *args))
+        finally:
+            self.lock.release()
+
+    def _admit(self) -> None:
         if self.waiting >= self.max_queue:
             raise HTTPException(429, f"{self.waiting} requests are waiting for the model; retry later")
-        self.waiting += 1
+
+    async def _acquire(self) -> None:
         try:
             await asyncio.wait_for(self.lock.acquire(), self.timeout_s)
         except asyncio.TimeoutError:
             raise HTTPException(503, f"the model stayed busy for {self.timeout_s:.0f} s; retry later") from None
-        finally:
-            self.waiting -= 1
-        try:
-            return await run_in_threadpool(fn, *args)
-        except (ValueError, FileNotFoundError) as err:
-            raise HTTPException(400, str(err)) from None
-        finally:
-            self.lock.release()
+
+
+async def _or_400(result: Any) -> Any:
+    """The awaited result, with a bad input (ValueError, FileNotFoundError) as HTTP 400."""
+    try:
+        return await result
+    except (ValueError, FileNotFoundError) as err:
+        raise HTTPException(400, str(err)) from None
 
 
 def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
     """The app serving ``reasoner`` (loaded by the caller, so tests can serve a tiny model)."""
     app = FastAPI(title="sole", description="SOLE-R1 style video-language progress reasoner")
-    gate = Gate(cfg.max_queue, cfg.queue_timeout_s)
+    queue = ModelQueue(reasoner, cfg.max_queue, cfg.queue_timeout_s)
 
     @app.middleware("http")
     async def limits(request: Request, call_next: Any) -> Any:
@@ -115,7 +169,7 @@ def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "model": cfg.model, "waiting": gate.waiting}
+        return {"status": "ok", "model": cfg.model, "waiting": queue.waiting}
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -124,12 +178,12 @@ def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
 
     @app.post("/v1/score")
     async def score_video(req: ScoreRequest) -> dict[str, Any]:
-        return await gate.run(score_request, reasoner, req, cfg)
+        return await queue.run(score_request, reasoner, req, cfg)
 
     @app.post("/v1/chat/completions")
     async def chat(body: dict[str, Any]) -> dict[str, Any]:
         query, think = chat_query(body, reasoner.views, cfg.size)
-        step = await gate.run(lambda: reasoner.judge([query], think=think)[0])
+        step = await queue.judge(query, think)
         text = step.text if think and step.text else f"<answer>{round(100 * step.progress)}%</answer>"
         return completion(body.get("model") or cfg.model, text)
 

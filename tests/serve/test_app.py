@@ -115,10 +115,12 @@ class Slow:
 
     def __init__(self):
         self.started, self.release = threading.Event(), threading.Event()
+        self.batches = []
 
     def judge(self, queries, *, think=True):
         from sole.models.base import Step
 
+        self.batches.append(len(queries))
         self.started.set()
         self.release.wait(10)
         return [Step(progress=0.5) for _ in queries]
@@ -149,3 +151,23 @@ def test_busy_model_refuses_past_the_queue_and_past_the_wait():
         slow.release.set()
         first.join()
     assert late.status_code == 503
+
+
+def test_queries_that_wait_together_are_answered_in_one_batch():
+    slow = Slow()
+    body = chat_request(query(), slow.views, "tiny", False)
+    replies = []
+    with TestClient(build_app(slow, ServeConfig())) as app:
+        post = lambda: replies.append(app.post("/v1/chat/completions", json=body))  # noqa: E731
+        threads = [threading.Thread(target=post) for _ in range(4)]
+        threads[0].start()
+        assert slow.started.wait(10)
+        for t in threads[1:]:
+            t.start()
+        while app.get("/health").json()["waiting"] < 3:
+            pass
+        slow.release.set()
+        for t in threads:
+            t.join()
+    assert slow.batches == [1, 3]
+    assert [r.json()["choices"][0]["message"]["content"] for r in replies] == ["<answer>50%</answer>"] * 4
