@@ -17,7 +17,8 @@ it, so one spec names the held-out model of every task: ``held-out`` is ``compac
 
 ``checked:SPEC`` caps SPEC's answers at what its own reasoning states has moved over the episode
 (`sole.models.checked`); ``checked:held-out`` is the held-out model, checked. ``gated:SPEC`` caps them at the
-approach share until the objects in the ``scene`` view have moved (`sole.models.gated`).
+approach share until the objects in the ``scene`` view have moved (`sole.models.gated`). ``contrast:SPEC``
+subtracts SPEC's reading under other tasks' goals (`sole.models.contrast`).
 
 ``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`).
 """
@@ -88,6 +89,12 @@ def _api(url: str) -> Reasoner:
     return from_spec(url)
 
 
+def _contrast(spec: str) -> Reasoner:
+    from sole.models.contrast import Contrast
+
+    return Contrast(_wrapped("contrast", spec))
+
+
 def _gated(spec: str) -> Reasoner:
     from sole.models.gated import Gated
 
@@ -99,6 +106,7 @@ REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "api": _api,
     "checked": _checked,
     "gated": _gated,
+    "contrast": _contrast,
     "min": _ensemble("min"),
     "median": _ensemble("median"),
     "mean": _ensemble("mean"),

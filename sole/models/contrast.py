@@ -1,0 +1,41 @@
+"""Contrasted answers: a reasoner's progress toward the goal minus its progress toward goals that are not the task.
+
+The held-out reward pays arm poses: a state SAC finds that the model reads as done whatever it was asked
+(docs/results.md). Such a reading is not about the goal, so it shows up under other goals too. `Contrast` asks
+the same frames again under `BASELINE_GOALS`, tasks about other objects, and answers the goal's reading minus
+their mean, the goal-baseline idea of VLM reward models: what is left is the part of the reading that this
+goal, and not any goal, explains. A baseline goal equal to the query's goal is skipped.
+
+It costs one forward pass per baseline goal. Spec (`sole.models.registry`): ``contrast:SPEC``, e.g.
+``contrast:held-out``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sole.models.base import Query, Reasoner, Step
+
+BASELINE_GOALS = ("put the ball into the hoop", "open the window", "unplug the peg from the side",
+                  "turn the dial")
+"""Goals of four tasks on four different objects; three of them remain when the query's goal is one."""
+
+
+class Contrast:
+    """A `Reasoner` answering its inner reasoner's progress minus the mean under `BASELINE_GOALS`."""
+
+    def __init__(self, inner: Reasoner, baselines: tuple[str, ...] = BASELINE_GOALS):
+        self.inner = inner
+        self.views = inner.views
+        self.baselines = baselines
+
+    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
+        steps = self.inner.judge(queries, think=think)
+        others = [[g for g in self.baselines if g != q.goal] for q in queries]
+        flat = [dataclasses.replace(q, goal=g) for q, goals in zip(queries, others, strict=True) for g in goals]
+        answers = iter(step.progress for step in self.inner.judge(flat, think=False))
+        baseline = [float(np.mean([next(answers) for _ in goals])) for goals in others]
+        return [Step(progress=float(np.clip(step.progress - b, -1.0, 1.0)), text=step.text)
+                for step, b in zip(steps, baseline, strict=True)]
