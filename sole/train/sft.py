@@ -47,7 +47,8 @@ class SFTConfig:
     """Queries per step (all train the progress head)."""
     text_batch: int = 16
     """Queries per step whose completion trains the decoder (the CoT is templated: fewer examples suffice, and
-    the recurrent decoder is the costly part of a step on CPU)."""
+    the recurrent decoder is the costly part of a step on CPU). 0 trains the progress head alone, without the
+    reasoning: the ablation of what the CoT loss does to the progress a reward reads (docs/model.md)."""
     lr: float = 1e-3
     """Peak AdamW learning rate (linear warm-up, cosine decay to 10%)."""
     warmup: int = 200
@@ -101,10 +102,13 @@ def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: 
     """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch."""
     h = model.encode(to_inputs(episodes, examples, model.cfg.views, shift, rng))
     target = torch.tensor([e.progress for e in examples], dtype=torch.float32)
+    l1 = (model.progress(h) - target).abs().mean()
+    if not texts:  # the progress head alone
+        return {"progress_l1": l1, "text_ce": torch.zeros(())}
     tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (b, L), b <= B: the first b queries
     logits = model.logits(h[: len(texts)], tokens[:, :-1])  # (b, L-1, V)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD)
-    return {"progress_l1": (model.progress(h) - target).abs().mean(), "text_ce": ce}
+    return {"progress_l1": l1, "text_ce": ce}
 
 
 def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator) -> tuple[WordTokenizer, list[str]]:

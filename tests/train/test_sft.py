@@ -37,6 +37,18 @@ def test_sft_learns_progress(task_set, episodes, tmp_path):
     assert last < 0.6 * first
 
 
+def test_sft_without_reasoning_trains_the_progress_head_alone(task_set, episodes, tmp_path):
+    """``text_batch=0``: no reasoning loss at all, and the progress head still learns (more slowly on this tiny set:
+    L1 -33% in 120 steps against -40% and more with the reasoning)."""
+    cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), steps=120, eval_every=120, batch_size=16, lr=3e-3,
+                  text_batch=0)
+    cfg = replace(cfg, sample=replace(cfg.sample, p_extreme_prior=0.0))
+    train(cfg, task_set, *split_episodes(episodes, 3))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["train/text_ce"] == 0.0 for r in rows)
+    assert sum(r["train/progress_l1"] for r in rows[-10:]) < 0.8 * sum(r["train/progress_l1"] for r in rows[:10])
+
+
 def test_missing_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match="no dataset"):
         main(SFTConfig.tiny(data=str(tmp_path / "nope"), out=str(tmp_path / "run")))
