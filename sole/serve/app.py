@@ -11,8 +11,9 @@ Endpoints (FastAPI, 127.0.0.1 by default):
 - ``GET /v1/models`` lists the one model with the views its composite rows must hold; ``GET /health``.
 
 Limits, each a clear HTTP error with nothing half-done: a wrong or missing key when one is set (401), a body over
-``max_body_mb`` (413), a malformed request (400 with what is wrong, 422 for a wrong JSON shape), more than
-``max_queue`` requests waiting for the model (429, retry later), and a wait over ``queue_timeout_s`` (503).
+``max_body_mb``, declared or chunked (413), a malformed request (400 with what is wrong, 422 for a wrong JSON
+shape), more than ``max_queue`` requests waiting for the model (429, retry later), and a wait over
+``queue_timeout_s`` (503).
 Chat queries that arrive while the model is busy are answered together in one batched call (`ModelQueue`), so
 several RL environments or runs can share one server.
 """
@@ -23,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import io
+import json
 import secrets
 import tempfile
 import time
@@ -36,6 +38,7 @@ from fastapi.responses import JSONResponse
 from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from sole.models.base import Query, Reasoner, Step, parse_prompt
 from sole.models.registry import load_reasoner
@@ -150,6 +153,50 @@ async def _or_400(result: Any) -> Any:
         raise HTTPException(400, str(err)) from None
 
 
+class BodyLimit:
+    """ASGI middleware refusing a request body over ``max_bytes`` with 413: at once by its Content-Length, or, for
+    a chunked body, as soon as the bytes read pass the limit (the app then sees the client leave, and its answer to
+    that is not sent)."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = int(dict(scope["headers"]).get(b"content-length", b"0") or 0)
+        if declared > self.max_bytes:
+            return await self._refuse(send, declared)
+        read, started = 0, False
+
+        async def counted() -> dict:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            return {"type": "http.disconnect"} if read > self.max_bytes else message
+
+        async def watched(message: dict) -> None:
+            nonlocal started
+            if read > self.max_bytes and not started:
+                return  # the app's answer to a body cut short is replaced by the 413 below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except ClientDisconnect:
+            pass
+        if read > self.max_bytes and not started:
+            await self._refuse(send, read)
+
+    async def _refuse(self, send: Any, size: int) -> None:
+        body = json.dumps({"detail": f"request body of {size / 2**20:.1f} MB or more is over the "
+                                     f"{self.max_bytes / 2**20:g} MB limit"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
     """The app serving ``reasoner`` (loaded by the caller, so tests can serve a tiny model)."""
     app = FastAPI(title="sole", description="SOLE-R1 style video-language progress reasoner")
@@ -161,11 +208,9 @@ def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
             sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not secrets.compare_digest(sent, cfg.api_key):
                 return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"}, 401)
-        size = int(request.headers.get("content-length") or 0)
-        if size > cfg.max_body_mb * 2**20:
-            return JSONResponse({"detail": f"request body of {size / 2**20:.1f} MB is over the "
-                                           f"{cfg.max_body_mb:g} MB limit"}, 413)
         return await call_next(request)
+
+    app.add_middleware(BodyLimit, max_bytes=int(cfg.max_body_mb * 2**20))
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -1,4 +1,5 @@
 import base64
+import json
 import threading
 
 import numpy as np
@@ -103,9 +104,17 @@ def test_api_key(reasoner):
 
 
 def test_body_limit(reasoner, tmp_path):
-    reply = client(reasoner, max_body_mb=0.001).post("/v1/score", json={"goal": GOAL,
-                                                                         "video": mp4_b64(tmp_path, "a.mp4")})
+    app = client(reasoner, max_body_mb=0.001)
+    body = {"goal": GOAL, "video": mp4_b64(tmp_path, "a.mp4")}
+    reply = app.post("/v1/score", json=body)
     assert reply.status_code == 413 and "limit" in reply.json()["detail"]
+    # chunked: no Content-Length, the limit is found while reading
+    chunks = (json.dumps(body).encode()[i:i + 256] for i in range(0, len(json.dumps(body)), 256))
+    reply = app.post("/v1/score", content=chunks, headers={"content-type": "application/json"})
+    assert reply.status_code == 413 and "limit" in reply.json()["detail"]
+    small = (b"x" for _ in range(1))  # under the limit, chunked: read whole and judged on its content
+    assert app.post("/v1/chat/completions", content=small, headers={"content-type": "application/json"}).status_code \
+        in (400, 422)
 
 
 class Slow:
