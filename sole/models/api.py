@@ -4,8 +4,8 @@ hosting a fine-tuned VLM, or a hosted model).
 Each query is one chat message in the shape of our SFT records (`sole.synth.records`): the SOLE-R1 prompt text
 (`sole.models.base.prompt_text`) and one composite PNG, a row per view of first | previous | current frame. The
 answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
-contract says. With ``think=False`` the request carries ``"think": false``, which `sole serve` honours by
-answering from the progress head; other servers ignore the field and think anyway.
+contract says. With ``think=False`` a request to `sole serve` carries ``"think": false``, and it answers from the
+progress head; other servers are sent no such field (OpenAI's refuses fields it does not know) and think anyway.
 
 Which views the composite holds: the endpoint's own list where it gives one (``GET /models`` of `sole serve`
 lists ``views`` per model), else the external view above the wrist view, as in our records. Spec
@@ -37,13 +37,15 @@ def data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def chat_request(query: Query, views: tuple[str, ...], model: str, think: bool) -> dict:
-    """The chat-completions body asking one query."""
+def chat_request(query: Query, views: tuple[str, ...], model: str, think: bool | None) -> dict:
+    """The chat-completions body asking one query; ``think=None`` leaves the field out (a server that is not
+    `sole serve` may refuse fields it does not know)."""
     image = composite(query.first, query.previous, query.current, views)
     content = [{"type": "text", "text": prompt_text(query.goal, query.prev_progress)},
                {"type": "image_url", "image_url": {"url": data_url(image)}}]
-    return {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0.0,
-            "max_tokens": 256, "think": think}
+    body = {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0.0,
+            "max_tokens": 256}
+    return body if think is None else {**body, "think": think}
 
 
 class ApiReasoner:
@@ -62,6 +64,8 @@ class ApiReasoner:
         self.model = model or (listed[0]["id"] if listed else "default")
         entry = next((m for m in listed if m["id"] == self.model), {})
         self.views = tuple(entry.get("views") or VIEW_ROWS)
+        self.ours = entry.get("owned_by") == "sole"
+        """Whether the endpoint is `sole serve`, which reads the ``think`` field."""
 
     def _models(self) -> list[dict]:
         """The endpoint's model list, empty where it has none."""
@@ -77,8 +81,11 @@ class ApiReasoner:
         return list(self.pool.map(lambda q: self._ask(q, think), queries))
 
     def _ask(self, query: Query, think: bool) -> Step:
-        reply = self.client.post(f"{self.base_url}/chat/completions",
-                                 json=chat_request(query, self.views, self.model, think))
+        body = chat_request(query, self.views, self.model, think if self.ours else None)
+        try:
+            reply = self.client.post(f"{self.base_url}/chat/completions", json=body)
+        except httpx.TransportError as err:
+            raise ConnectionError(f"lost {self.base_url}: {err}") from None
         if reply.status_code != 200:
             raise RuntimeError(f"{self.base_url}/chat/completions answered {reply.status_code}: {reply.text[:300]}")
         text = reply.json()["choices"][0]["message"]["content"] or ""

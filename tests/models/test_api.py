@@ -74,11 +74,17 @@ def test_unreachable_endpoint_and_missing_url():
         load_reasoner("api")
 
 
-def test_endpoint_without_a_model_list_gets_the_record_views(local):
+def test_another_endpoint_gets_the_record_views_and_no_think_field(local):
     app = TestClient(build_app(local, ServeConfig()))
     app.get = lambda url: type("R", (), {"status_code": 404})()
+    sent = []
+    reply = type("R", (), {"status_code": 200,
+                           "json": lambda self: {"choices": [{"message": {"content": "<answer>40%</answer>"}}]}})
+    app.post = lambda url, json: sent.append(json) or reply()
     remote = ApiReasoner("http://testserver/v1", client=app)
-    assert remote.views == ("external", "wrist") and remote.model == "default"
+    assert remote.views == ("external", "wrist") and remote.model == "default" and not remote.ours
+    judged = reason(remote, [clip()], [GOAL], think=False)[0]
+    assert judged.progress == 0.4 and sent and all("think" not in body for body in sent)
 
 
 def test_malformed_reply_falls_back_to_the_previous_progress(local):
