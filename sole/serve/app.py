@@ -25,10 +25,11 @@ import base64
 import binascii
 import io
 import json
+import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,16 @@ from sole.models.score import ScoreConfig, score, to_uint8_frames
 
 @dataclass(frozen=True)
 class ServeConfig:
+    """Serve a reasoner over HTTP: /v1/score for videos, an OpenAI-compatible /v1/chat/completions for queries."""
+
     model: str = "compact"
     """Reasoner spec served (`sole.models.registry`): compact, a fold model, a checkpoint directory, an ensemble."""
     host: str = "127.0.0.1"
     """Interface to listen on; 0.0.0.0 exposes the server to the network."""
     port: int = 8000
     api_key: str | None = None
-    """When set, every request but /health must send ``Authorization: Bearer KEY``."""
+    """When set, every request but /health must send ``Authorization: Bearer KEY``; default ``SOLE_API_KEY`` from the
+    environment (a key on the command line shows in the process list)."""
     max_body_mb: float = 64.0
     """Largest request body accepted."""
     max_queue: int = 16
@@ -307,5 +311,6 @@ def completion(model: str, text: str) -> dict[str, Any]:
 def main(cfg: ServeConfig) -> None:
     import uvicorn
 
+    cfg = replace(cfg, api_key=cfg.api_key or os.environ.get("SOLE_API_KEY"))
     app = build_app(load_reasoner(cfg.model), cfg)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

@@ -180,3 +180,19 @@ def test_queries_that_wait_together_are_answered_in_one_batch():
             t.join()
     assert slow.batches == [1, 3]
     assert [r.json()["choices"][0]["message"]["content"] for r in replies] == ["<answer>50%</answer>"] * 4
+
+
+def test_main_serves_the_named_model_with_the_key_from_the_environment(tiny_checkpoint, monkeypatch):
+    import uvicorn
+
+    from sole.serve.app import main
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    monkeypatch.setenv("SOLE_API_KEY", "env-key")
+    main(ServeConfig(model=tiny_checkpoint, port=8123))
+    app = TestClient(served["app"])
+    assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert app.get("/v1/models").status_code == 401
+    listed = app.get("/v1/models", headers={"Authorization": "Bearer env-key"}).json()["data"][0]
+    assert listed["id"] == tiny_checkpoint and listed["views"] == ["external", "wrist"]
