@@ -196,3 +196,19 @@ def test_main_serves_the_named_model_with_the_key_from_the_environment(tiny_chec
     assert app.get("/v1/models").status_code == 401
     listed = app.get("/v1/models", headers={"Authorization": "Bearer env-key"}).json()["data"][0]
     assert listed["id"] == tiny_checkpoint and listed["views"] == ["external", "wrist"]
+
+
+@pytest.mark.parametrize("think", [True, False])
+def test_the_openai_client_reads_the_chat_endpoint(reasoner, think):
+    """The official OpenAI client, pointed at `sole serve`, gets the answer the reasoner gives."""
+    from openai import OpenAI
+
+    q = query(seed=3)
+    body = chat_request(q, reasoner.views, "tiny", None)
+    api = OpenAI(base_url="http://testserver/v1", api_key="k", http_client=client(reasoner, api_key="k"))
+    reply = api.chat.completions.create(model="tiny", messages=body["messages"], temperature=0,
+                                        extra_body={"think": think})
+    step = reasoner.judge([q], think=think)[0]
+    expected = step.text if think else f"<answer>{round(100 * step.progress)}%</answer>"
+    assert reply.choices[0].message.content == expected
+    assert api.models.list().data[0].id == "tiny"
