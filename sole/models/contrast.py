@@ -6,6 +6,8 @@ the same frames again under `BASELINE_GOALS`, tasks about other objects, and ans
 their mean, the goal-baseline idea of VLM reward models: what is left is the part of the reading that this
 goal, and not any goal, explains. A baseline goal equal to the query's goal is skipped.
 
+Measured on 15 replayed policies (docs/results.md), it halves what the held-out reader pays the exploits and takes
+as much from solved episodes, so the ranking SAC follows stays inverted; it is a spec to try, not run in RL.
 It costs one forward pass per baseline goal. Spec (`sole.models.registry`): ``contrast:SPEC``, e.g.
 ``contrast:held-out``.
 """
