@@ -122,9 +122,10 @@ _HF_TYPES: dict[type, tuple[dict[str, str], pa.DataType]] = {
 """Python type of a record field -> (HF feature, arrow type)."""
 
 
-def _png(img: np.ndarray) -> bytes:
+def png_bytes(img: np.ndarray, compress_level: int = -1) -> bytes:
+    """A uint8 (H, W, 3) image as PNG bytes; ``compress_level`` 0-9, -1 for zlib's default."""
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
+    Image.fromarray(img).save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
@@ -154,7 +155,7 @@ def export_hf(records: Iterable[dict[str, Any]], out: str | Path, split: str = "
             if writer is None:
                 kinds, schema = _schema(chunk[0])
                 writer = pq.ParquetWriter(tmp, schema)
-            columns = {k: [{"bytes": _png(r[k]), "path": None} if t is np.ndarray else r[k] for r in chunk]
+            columns = {k: [{"bytes": png_bytes(r[k]), "path": None} if t is np.ndarray else r[k] for r in chunk]
                        for k, t in kinds.items()}
             writer.write_table(pa.table(columns, schema=schema))
     finally:
