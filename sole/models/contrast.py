@@ -28,14 +28,13 @@ BASELINE_GOALS = ("put the ball into the hoop", "open the window", "unplug the p
 class Contrast:
     """A `Reasoner` answering its inner reasoner's progress minus the mean under `BASELINE_GOALS`."""
 
-    def __init__(self, inner: Reasoner, baselines: tuple[str, ...] = BASELINE_GOALS):
+    def __init__(self, inner: Reasoner):
         self.inner = inner
         self.views = inner.views
-        self.baselines = baselines
 
     def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
         steps = self.inner.judge(queries, think=think)
-        others = [[g for g in self.baselines if g != q.goal] for q in queries]
+        others = [[g for g in BASELINE_GOALS if g != q.goal] for q in queries]
         flat = [dataclasses.replace(q, goal=g) for q, goals in zip(queries, others, strict=True) for g in goals]
         answers = iter(step.progress for step in self.inner.judge(flat, think=False))
         baseline = [float(np.mean([next(answers) for _ in goals])) for goals in others]
