@@ -10,11 +10,16 @@ Every answer is computed from privileged state, and a question is only asked whe
   gripper open, is the object held, how far the gripper is from the object. Image: external RGB | depth map.
 - Temporal (`temporal_records`, from a stored `Episode`): which of two frames came first, did the object get
   closer to the goal between two frames, is a 4-frame clip playing forwards or backwards.
+
+The questions about a stored episode (`temporal_questions`, and `fact_questions`: the spatial ones answerable from
+the stored facts alone) name their frames by index, so the compact reasoner can train on them too
+(`sole.train.qa`); the records lay those frames side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,6 +106,20 @@ def _distance(facts: dict, px: dict[str, Point], obj: str) -> tuple[str, str] | 
 SPATIAL: dict[str, Question] = {"side": _side, "height": _height, "nearer": _nearer, "goal-side": _goal_side,
                                 "open": _open, "held": _held, "distance": _distance}
 """Spatial question kind -> (question, answer) from the facts and projected points, or None where unclear."""
+FACT_KINDS = ("height", "open", "held", "distance")
+"""Spatial kinds answered from the facts alone (no projected points), so they can be asked of stored episodes."""
+
+
+@dataclass(frozen=True)
+class FrameQuestion:
+    """A question about frames of a stored episode and its answer; ``frames`` index the episode, in shown order."""
+
+    qa: str
+    question: str
+    answer: str
+    frames: tuple[int, ...]
+    t: int
+    """The step the question is about."""
 
 
 def _depth_image(depth: np.ndarray) -> np.ndarray:
@@ -145,37 +164,51 @@ def _moved(ep: Episode, a: int, b: int) -> bool:
             or np.linalg.norm(np.subtract(fa["obj"], fb["obj"])) >= 0.01)
 
 
-def temporal_records(ep: Episode, rng: np.random.Generator, n: int = 6, gap: int = 10) -> list[dict[str, Any]]:
+TEMPORAL_LAYOUT = {"order": "Two frames of one video.", "object-moved": "Left frame, then right frame.",
+                   "backwards": "Frames of a clip, left to right."}
+"""How a record lays out a temporal question's frames, said before the question."""
+
+
+def fact_questions(ep: Episode, t: int) -> list[FrameQuestion]:
+    """The `FACT_KINDS` questions about step ``t`` of ``ep`` that have a clear-cut answer."""
+    obj = get_task(ep.task).obj
+    asked = ((kind, SPATIAL[kind](ep.step_facts(t), {}, obj)) for kind in FACT_KINDS)
+    return [FrameQuestion(kind, q[0], q[1], (t,), t) for kind, q in asked if q is not None]
+
+
+def temporal_questions(ep: Episode, rng: np.random.Generator, n: int = 6, gap: int = 10) -> list[FrameQuestion]:
     """Up to ``n`` temporal questions per kind on frames of ``ep`` that are ``gap`` frames apart."""
     if ep.kind in STILL_KINDS:
         return []
     backwards = ep.kind == "reversed"
     obj = get_task(ep.task).obj
-    ext = ep.frames["external"]
-    records = []
+    questions = []
     starts = rng.permutation(max(len(ep) - 3 * gap, 1))[:n]
     for a in starts.tolist():
         b = a + gap
         if not _moved(ep, a, b):
             continue
         swap = bool(rng.integers(2))
-        pair = np.concatenate([ext[b], ext[a]] if swap else [ext[a], ext[b]], axis=1)
         first = "right" if swap != backwards else "left"
-        records.append(_record("Two frames of one video. Which came first, the left or the right one?", pair, first,
-                               "order", ep.task, ep.kind, ep.index, b))
+        questions.append(FrameQuestion("order", "Which came first, the left or the right one?", first,
+                                       (b, a) if swap else (a, b), b))
         d = ep.facts[b]["obj_to_goal"] - ep.facts[a]["obj_to_goal"]
         cm = round(100 * abs(d))
         answer = "no, it did not move toward or away from it" if cm == 0 else (
             f"yes, {cm} cm closer" if d < 0 else f"no, it moved {cm} cm away")
         if obj != "goal":
-            records.append(_record(f"Left frame, then right frame. Did the {obj} get closer to the goal?",
-                                   np.concatenate([ext[a], ext[b]], axis=1), answer, "object-moved", ep.task,
-                                   ep.kind, ep.index, b))
+            questions.append(FrameQuestion("object-moved", f"Did the {obj} get closer to the goal?", answer, (a, b),
+                                           b))
         clip = [a, a + gap // 2, b, b + gap // 2] if b + gap // 2 < len(ep) else [a, b]
         flip = bool(rng.integers(2))
-        shown = clip[::-1] if flip else clip
-        records.append(_record("Frames of a clip, left to right. Is it playing forwards or backwards?",
-                               np.concatenate([ext[t] for t in shown], axis=1),
-                               "backwards" if flip != backwards else "forwards", "backwards", ep.task, ep.kind,
-                               ep.index, b))
-    return records
+        questions.append(FrameQuestion("backwards", "Is it playing forwards or backwards?",
+                                       "backwards" if flip != backwards else "forwards",
+                                       tuple(clip[::-1] if flip else clip), b))
+    return questions
+
+
+def temporal_records(ep: Episode, rng: np.random.Generator, n: int = 6, gap: int = 10) -> list[dict[str, Any]]:
+    """`temporal_questions` as records: the question's frames of the external view side by side."""
+    ext = ep.frames["external"]
+    return [_record(f"{TEMPORAL_LAYOUT[q.qa]} {q.question}", np.concatenate([ext[i] for i in q.frames], axis=1),
+                    q.answer, q.qa, ep.task, ep.kind, ep.index, q.t) for q in temporal_questions(ep, rng, n, gap)]

@@ -20,8 +20,9 @@ Frames stay uint8 in memory; a batch is gathered and stacked per call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -249,7 +250,17 @@ def random_shift(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarra
     return np.stack([padded[b, dy[b]: dy[b] + H, dx[b]: dx[b] + W] for b in range(B)])
 
 
-def to_inputs(episodes: list[Episode], examples: list[Example], views: tuple[str, ...],
+class Shown(Protocol):
+    """What `to_inputs` reads of a query: an `Example`, or a foundation question (`sole.train.qa.QAExample`)."""
+
+    episode: int
+    goal: str
+    prev_progress: float
+
+    def source(self, n: int) -> list[int]: ...
+
+
+def to_inputs(episodes: list[Episode], examples: Sequence[Shown], views: tuple[str, ...],
               shift: int = 0, rng: np.random.Generator | None = None) -> Inputs:
     """Gather the frames of ``examples`` into model inputs (uint8 stays uint8 until the model converts it)."""
     frames = {}

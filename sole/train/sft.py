@@ -2,8 +2,9 @@
 
 One loop, top-down: load episodes -> split train/validation per task -> fit the CoT tokenizer on generated
 completions -> sample queries (`sole.train.samples`) -> loss = progress L1 (fast head) + teacher-forced CoT
-cross-entropy (decoder) -> periodic validation (`sole.train.evaluate`) and checkpoints. A rerun with the same
-``out`` resumes from ``out/last`` (weights, optimizer, step).
+cross-entropy (decoder), plus foundation QA through the decoder when asked (`sole.train.qa`) -> periodic
+validation (`sole.train.evaluate`) and checkpoints. A rerun with the same ``out`` resumes from ``out/last``
+(weights, optimizer, step).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from sole.data.episode import Episode
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
 from sole.train.evaluate import EvalSpec, evaluate
+from sole.train.qa import QAExample, QASampler, qa_accuracy
 from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, read_unseen, to_inputs
 
 console = Console()
@@ -49,6 +52,12 @@ class SFTConfig:
     """Queries per step whose completion trains the decoder (the CoT is templated: fewer examples suffice, and
     the recurrent decoder is the costly part of a step on CPU). 0 trains the progress head alone, without the
     reasoning: the ablation of what the CoT loss does to the progress a reward reads (docs/model.md)."""
+    qa_batch: int = 0
+    """Foundation-QA queries per step (`sole.train.qa`: questions about the training episodes' frames), trained
+    through the decoder alone; validation then reads their accuracy too (``qa_acc``). 0: none, as the shipped
+    checkpoints were trained."""
+    qa_episodes: int = 200
+    """Questions read per validation for ``qa_acc``."""
     lr: float = 1e-3
     """Peak AdamW learning rate (linear warm-up, cosine decay to 10%)."""
     warmup: int = 200
@@ -97,25 +106,36 @@ def pad_tokens(rows: list[list[int]]) -> torch.Tensor:
     return out
 
 
+def text_ce(model: CompactModel, h: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """Teacher-forced cross-entropy of ``texts`` given states h (one row each); 0 when there are none."""
+    if not texts:
+        return torch.zeros(())
+    tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (b, L)
+    logits = model.logits(h, tokens[:, :-1])  # (b, L-1, V)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD)
+
+
 def losses(model: CompactModel, episodes: list[Episode], examples: list, texts: list[str],
-           shift: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Progress L1 of the fast head and teacher-forced CoT cross-entropy for one batch."""
-    h = model.encode(to_inputs(episodes, examples, model.cfg.views, shift, rng))
+           shift: int, rng: np.random.Generator, qa: Sequence[QAExample] = ()) -> dict[str, torch.Tensor]:
+    """Progress L1 of the fast head, teacher-forced CoT cross-entropy of the first ``len(texts)`` queries and, for
+    the foundation questions ``qa`` (encoded in the same pass), their answers' cross-entropy."""
+    h = model.encode(to_inputs(episodes, [*examples, *qa], model.cfg.views, shift, rng))
+    h, h_qa = h[: len(examples)], h[len(examples):]
     target = torch.tensor([e.progress for e in examples], dtype=torch.float32)
-    l1 = (model.progress(h) - target).abs().mean()
-    if not texts:  # the progress head alone
-        return {"progress_l1": l1, "text_ce": torch.zeros(())}
-    tokens = pad_tokens([model.tokenizer.encode(t) for t in texts])  # (b, L), b <= B: the first b queries
-    logits = model.logits(h[: len(texts)], tokens[:, :-1])  # (b, L-1, V)
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD)
-    return {"progress_l1": l1, "text_ce": ce}
+    parts = {"progress_l1": (model.progress(h) - target).abs().mean(),
+             "text_ce": text_ce(model, h[: len(texts)], texts)}
+    return parts | ({"qa_ce": text_ce(model, h_qa, [q.completion for q in qa])} if qa else {})
 
 
-def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator) -> tuple[WordTokenizer, list[str]]:
-    """The CoT tokenizer and the goal words, from ``n`` drawn queries: exactly the text training will show."""
+def fit_vocabularies(sampler: Sampler, n: int, rng: np.random.Generator,
+                     qa: QASampler | None = None) -> tuple[WordTokenizer, list[str]]:
+    """The CoT tokenizer and the goal words, from ``n`` drawn queries (and ``n`` drawn questions when QA is mixed
+    in): exactly the text training will show."""
     examples = sampler.batch(n)
-    tokenizer = WordTokenizer.fit(completion(sampler.episodes[e.episode], e, rng) for e in examples)
-    return tokenizer, new_goal_vocab([e.goal for e in examples])
+    questions = qa.batch(n) if qa is not None else []
+    tokenizer = WordTokenizer.fit([*(completion(sampler.episodes[e.episode], e, rng) for e in examples),
+                                   *(q.completion for q in questions)])
+    return tokenizer, new_goal_vocab([e.goal for e in [*examples, *questions]])
 
 
 def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
@@ -151,14 +171,14 @@ def _progress_bar() -> Progress:
 # ----------------------------------------------------------------------------------------------- training
 
 
-def build_or_resume(cfg: SFTConfig, sampler: Sampler,
-                    rng: np.random.Generator) -> tuple[CompactModel, torch.optim.Optimizer, int]:
+def build_or_resume(cfg: SFTConfig, sampler: Sampler, rng: np.random.Generator,
+                    qa: QASampler | None = None) -> tuple[CompactModel, torch.optim.Optimizer, int]:
     last = Path(cfg.out) / "last"
     if (last / "config.json").is_file():
         model = CompactModel.from_pretrained(last).train()
         step = json.loads((last / "config.json").read_text())["step"]
     else:
-        model, step = CompactModel.build(cfg.model, *fit_vocabularies(sampler, cfg.corpus, rng)), 0
+        model, step = CompactModel.build(cfg.model, *fit_vocabularies(sampler, cfg.corpus, rng, qa)), 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if step > 0:
         load_optimizer(opt, last)
@@ -169,6 +189,8 @@ def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig, prefix: st
     model.eval()
     spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=2, max_episodes=cfg.eval_episodes)
     metrics = {f"{prefix}/{k}": v for k, v in evaluate(CompactReasoner(model), val, spec).items()}
+    if cfg.qa_batch > 0:
+        metrics |= {f"{prefix}/{k}": v for k, v in qa_accuracy(model, val, cfg.qa_episodes, cfg.seed).items()}
     model.train()
     return metrics
 
@@ -236,9 +258,12 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     rng = np.random.default_rng(cfg.seed)
     sampler = Sampler(train_eps, tasks, cfg.sample, seed=cfg.seed)
-    model, opt, start = build_or_resume(cfg, sampler, rng)
+    qa = QASampler(train_eps, seed=cfg.seed) if cfg.qa_batch > 0 else None
+    model, opt, start = build_or_resume(cfg, sampler, rng, qa)
     # a resumed run draws a fresh, still deterministic, sample stream
     sampler.rng, rng = np.random.default_rng([cfg.seed, start]), np.random.default_rng([cfg.seed, start, 1])
+    if qa is not None:
+        qa.rng = np.random.default_rng([cfg.seed, start, 2])
     console.print(f"sft: {len(train_eps)} train / {len(val_eps)} val episodes, {len(tasks)} tasks, "
                   f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, vocab {len(model.tokenizer)}, "
                   f"from step {start}")
@@ -252,8 +277,9 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
                 g["lr"] = lr_at(cfg, step)
             examples = sampler.batch(cfg.batch_size)
             texts = [completion(train_eps[e.episode], e, rng) for e in examples[: cfg.text_batch]]
-            parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng)
-            loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"]
+            questions = qa.batch(cfg.qa_batch) if qa is not None else []
+            parts = losses(model, train_eps, examples, texts, cfg.sample.shift, rng, questions)
+            loss = cfg.progress_weight * parts["progress_l1"] + parts["text_ce"] + parts.get("qa_ce", 0.0)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

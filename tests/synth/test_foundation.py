@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sole.envs.sim import make_env
-from sole.synth.foundation import SPATIAL, project, spatial_records, temporal_records
+from sole.synth.foundation import FACT_KINDS, SPATIAL, fact_questions, project, spatial_records, temporal_records
 from sole.synth.rollouts import rollout
 
 
@@ -68,3 +68,11 @@ def test_temporal_questions_skip_only_frozen_videos(env):
     ep = rollout(env, "expert", seed=2, steps=120)
     assert temporal_records(replace(ep, kind="policy"), np.random.default_rng(0), n=4)
     assert temporal_records(replace(ep, kind="frozen"), np.random.default_rng(0), n=4) == []
+
+
+def test_fact_questions_about_a_stored_step(env):
+    ep = rollout(env, "expert", seed=3, steps=60)
+    first = {q.qa: q for q in fact_questions(ep, 0)}
+    assert set(first) <= set(FACT_KINDS) and first["held"].answer == "no" and first["open"].answer == "open"
+    assert first["distance"].answer == f"{round(100 * ep.facts[0]['hand_to_obj'])} cm"
+    assert all(q.frames == (0,) and q.t == 0 for q in first.values())
