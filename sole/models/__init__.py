@@ -1,1 +1,2 @@
-"""Reasoners: the shared query contract, the compact default model, HF/API backends and baselines."""
+"""Reasoners: the shared query contract, the compact default model, readers built on other readers (ensembles,
+the scene gate, the reasoning check, the goal contrast) and any OpenAI-compatible endpoint (`api:URL`)."""
