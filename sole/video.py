@@ -6,6 +6,7 @@ every later `mujoco.Renderer` fails), and most commands here both render and wri
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -29,10 +30,14 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int) -> Path:
     return path
 
 
-def read_mp4(path: str | Path) -> np.ndarray:
-    """All frames of a video as uint8 (T, H, W, 3)."""
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+def read_mp4(path: str | Path, size: int | None = None) -> np.ndarray:
+    """All frames of a video as uint8 (T, H, W, 3); with ``size``, scaled by ffmpeg to (T, size, size, 3) as they
+    are decoded (area averaging), so a long high-resolution video never sits in memory at full size."""
+    scale = ["-vf", f"scale={size}:{size}:flags=area"] if size else None
+    if size:  # asked for: imageio-ffmpeg's warning that the output and source sizes differ says nothing new
+        logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=scale)
     meta = next(reader)
-    w, h = meta["size"]
+    w, h = meta["size"]  # the output size
     frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in reader]
     return np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)

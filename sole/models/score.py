@@ -49,12 +49,13 @@ class ScoreConfig:
 
 
 def read_video(path: str | Path, size: int) -> np.ndarray:
-    """All frames of a video as uint8 (T, size, size, 3), with a clear error for missing or unreadable files."""
+    """All frames of a video as uint8 (T, size, size, 3), scaled as they are decoded, with a clear error for missing
+    or unreadable files."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no video file at {path}")
     try:
-        frames = read_mp4(path)
+        frames = read_mp4(path, size)
     except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file to the user
         raise ValueError(f"cannot read video {path}: {type(err).__name__}: {err}") from None
     frames = np.asarray(frames)

@@ -1,0 +1,245 @@
+"""`sole annotate`: add a reasoner's progress (and reasoning) to every frame of a LeRobot v3 dataset.
+
+Reads a dataset in the LeRobot v3 layout (``meta/info.json``, ``meta/episodes/*/*.parquet``, ``data/*/*.parquet``,
+``videos/<key>/*/*.mp4`` with episodes back to back in shared files): the layout LeRobot writes, and the one
+`sole synth` writes. Per episode: its frames from the video keys mapped to the reasoner's views, its goal (the
+episode's task text, or ``--goal``), and the SOLE-R1 loop over them (`sole.models.base.reason`). Writes a copy of
+the dataset to ``--out`` with two more columns per frame, ``sole.progress`` (NaN for episodes not annotated) and
+``sole.reasoning`` (the completion at queried frames with ``--think``, else empty), both declared in
+``meta/info.json``, and ``meta/sole.json`` (model, views, goal and final progress per episode). The copy is built
+under a temporary name and renamed into place when complete; the input is only read. `sole synth`'s own training
+cache (``cache/``, ``shards/``) is not copied: the result is a plain LeRobot dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sole.models.base import Clip, Reasoner, reason
+from sole.models.registry import load_reasoner
+from sole.models.score import read_video
+
+console = Console()
+PROGRESS, REASONING = "sole.progress", "sole.reasoning"
+PRIVATE = ("cache", "shards")
+"""`sole synth`'s training cache and manifests: not part of the LeRobot dataset, not copied."""
+
+
+@dataclass(frozen=True)
+class AnnotateConfig:
+    root: str
+    """A LeRobot v3 dataset folder (meta/info.json, meta/episodes, data, videos), e.g. one `sole synth` wrote."""
+    out: str
+    """Folder for the annotated copy; it must not exist yet (or be empty)."""
+    model: str = "compact"
+    """Reasoner spec (`sole.models.registry`): compact, a checkpoint directory, an ensemble, api:URL, ..."""
+    views: tuple[str, ...] = ()
+    """VIEW=VIDEO_KEY pairs mapping the reasoner's views to the dataset's cameras, e.g.
+    ``external=observation.images.top wrist=observation.images.wrist``; default: ``observation.images.<view>`` for
+    each view the reasoner reads."""
+    goal: str | None = None
+    """One goal for every episode; default: each episode's own task text (``tasks`` in meta/episodes)."""
+    episodes: tuple[int, ...] = ()
+    """Episode indices to annotate (default: all); the others get NaN progress."""
+    think: bool = False
+    """Write the reasoning too (slower)."""
+    stride: int = 1
+    """Query every k-th frame; progress is interpolated in between, reasoning is written at queried frames."""
+    size: int = 64
+    """Frames are scaled to this square size as they are decoded (the compact model's input)."""
+    batch: int = 16
+    """Episodes read together (one batched query per step across them)."""
+    link_videos: bool = False
+    """Hard-link the video files into the copy instead of copying them (same filesystem only; the copy then
+    shares those files with the input)."""
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def read_info(root: Path) -> dict[str, Any]:
+    path = root / "meta" / "info.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no LeRobot dataset at {root}: {path} is missing")
+    info = json.loads(path.read_text())
+    version = str(info.get("codebase_version", "?"))
+    if not version.startswith("v3"):
+        raise ValueError(f"{root} is a LeRobot {version} dataset; this reads the v3 layout (episodes in shared "
+                         "files, meta/episodes/*.parquet); convert it with LeRobot's v2.1 -> v3.0 script first")
+    return info
+
+
+def episode_rows(root: Path, wanted: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Rows of meta/episodes (``wanted`` ones, or all), in the order their data and videos are stored."""
+    files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{root}/meta/episodes holds no parquet files")
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    if missing := sorted(set(wanted) - {r["episode_index"] for r in rows}):
+        raise ValueError(f"episodes {missing} are not in {root} (it holds {len(rows)} episodes, "
+                         f"indices {min(r['episode_index'] for r in rows)}..{max(r['episode_index'] for r in rows)})")
+    rows = [r for r in rows if not wanted or r["episode_index"] in wanted]
+    return sorted(rows, key=lambda r: (r["data/chunk_index"], r["data/file_index"], r["dataset_from_index"]))
+
+
+def view_keys(info: dict[str, Any], views: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, str]:
+    """Reasoner view -> dataset video key, checked against the dataset's video features."""
+    videos = sorted(k for k, f in info["features"].items() if f.get("dtype") == "video")
+    given = dict(p.split("=", 1) for p in pairs if "=" in p)
+    if bad := [p for p in pairs if "=" not in p]:
+        raise ValueError(f"--views takes VIEW=VIDEO_KEY pairs, got {bad}")
+    keys = {v: given.get(v, f"observation.images.{v}") for v in views}
+    if missing := {v: k for v, k in keys.items() if k not in videos}:
+        raise ValueError(f"the reasoner reads views {', '.join(views)}; no video key {missing} in the dataset, "
+                         f"which has {', '.join(videos) or 'no videos'}; map them with --views VIEW=KEY")
+    return keys
+
+
+def episode_goal(row: dict[str, Any], goal: str | None) -> str:
+    if goal is not None:
+        return goal
+    tasks = row.get("tasks") or []
+    if not tasks or not str(tasks[0]).strip():
+        raise ValueError(f"episode {row['episode_index']} has no task text in meta/episodes; give --goal")
+    return str(tasks[0])
+
+
+class VideoReader:
+    """An episode's frames of one video key, decoding each shared file once (the last one per key is kept, and
+    episodes are read in storage order)."""
+
+    def __init__(self, root: Path, info: dict[str, Any], size: int):
+        self.root, self.info, self.size = root, info, size
+        self._open: dict[str, tuple[Path, np.ndarray]] = {}
+
+    def frames(self, row: dict[str, Any], key: str) -> np.ndarray:
+        path = self.root / self.info["video_path"].format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"],
+                                                          file_index=row[f"videos/{key}/file_index"])
+        if key not in self._open or self._open[key][0] != path:
+            self._open[key] = (path, read_video(path, self.size))
+        decoded = self._open[key][1]
+        start, n = round(row[f"videos/{key}/from_timestamp"] * self.info["fps"]), row["length"]
+        if start + n > len(decoded):
+            raise ValueError(f"episode {row['episode_index']}: {path} holds {len(decoded)} frames, the episode needs "
+                             f"frames {start}..{start + n - 1}")
+        return decoded[start: start + n]
+
+
+# ----------------------------------------------------------------------------------------------- annotating
+
+
+@dataclass
+class Annotation:
+    goal: str
+    progress: np.ndarray
+    """(T,) per frame."""
+    texts: dict[int, str]
+    """Frame -> reasoning written there (with --think)."""
+
+
+def annotate_episodes(cfg: AnnotateConfig, reasoner: Reasoner, rows: list[dict[str, Any]], keys: dict[str, str],
+                      videos: VideoReader) -> dict[int, Annotation]:
+    out: dict[int, Annotation] = {}
+    with Progress(TextColumn("[bold]annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        job = bar.add_task("annotate", total=len(rows))
+        for i in range(0, len(rows), cfg.batch):
+            batch = rows[i: i + cfg.batch]
+            clips = [Clip({v: videos.frames(r, k) for v, k in keys.items()}) for r in batch]
+            goals = [episode_goal(r, cfg.goal) for r in batch]
+            for row, goal, judged in zip(batch, goals, reason(reasoner, clips, goals, think=cfg.think,
+                                                              stride=cfg.stride), strict=True):
+                out[row["episode_index"]] = Annotation(goal, judged.per_frame.astype(np.float32),
+                                                       {t: s.text for t, s in judged.steps if s.text})
+            bar.update(job, advance=len(batch))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def annotated_table(table: pa.Table, notes: dict[int, Annotation]) -> pa.Table:
+    """A data file's frames with the two annotation columns appended."""
+    eps, frames = table["episode_index"].to_pylist(), table["frame_index"].to_pylist()
+    progress = [float(notes[e].progress[t]) if e in notes else float("nan") for e, t in zip(eps, frames, strict=True)]
+    texts = [notes[e].texts.get(t, "") if e in notes else "" for e, t in zip(eps, frames, strict=True)]
+    return (table.append_column(PROGRESS, pa.array(progress, pa.float32()))
+            .append_column(REASONING, pa.array(texts, pa.string())))
+
+
+def _copy_tree(root: Path, dest: Path, link_videos: bool) -> None:
+    def copy(src: str, dst: str) -> None:
+        if link_videos and Path(src).suffix == ".mp4":
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(root, dest, copy_function=copy,
+                    ignore=lambda d, names: [n for n in names if Path(d) == root and n in PRIVATE])
+
+
+def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str],
+               notes: dict[int, Annotation]) -> Path:
+    root, out = Path(cfg.root), Path(cfg.out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _copy_tree(root, tmp, cfg.link_videos)
+    for path in sorted((tmp / "data").glob("*/*.parquet")):
+        pq.write_table(annotated_table(pq.read_table(path), notes), path)
+    scalar = {"shape": [1], "names": None}
+    info = info | {"features": info["features"] | {PROGRESS: {"dtype": "float32", **scalar},
+                                                   REASONING: {"dtype": "string", **scalar}}}
+    (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=2))
+    summary = {"config": asdict(cfg), "views": keys,
+               "episodes": [{"episode_index": e, "goal": a.goal, "frames": len(a.progress),
+                             "final_progress": round(float(a.progress[-1]), 4)} for e, a in sorted(notes.items())]}
+    (tmp / "meta" / "sole.json").write_text(json.dumps(summary, indent=2))
+    if out.exists():
+        out.rmdir()  # empty: checked before any work
+    os.replace(tmp, out)
+    return out
+
+
+def annotate(cfg: AnnotateConfig, reasoner: Reasoner | None = None) -> Path:
+    """Write the annotated copy of ``cfg.root`` to ``cfg.out`` (read by ``reasoner``, default ``cfg.model``)."""
+    root, out = Path(cfg.root), Path(cfg.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not empty; give a new folder for the annotated copy")
+    if out.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"--out {out} lies inside --root {root}; put the annotated copy elsewhere")
+    if cfg.stride < 1 or cfg.batch < 1:
+        raise ValueError(f"stride and batch must be >= 1, got {cfg.stride} and {cfg.batch}")
+    info = read_info(root)
+    rows = episode_rows(root, cfg.episodes)
+    reasoner = reasoner or load_reasoner(cfg.model)
+    keys = view_keys(info, reasoner.views, cfg.views)
+    notes = annotate_episodes(cfg, reasoner, rows, keys, VideoReader(root, info, cfg.size))
+    return write_copy(cfg, info, keys, notes)
+
+
+def main(cfg: AnnotateConfig) -> Path:
+    out = annotate(cfg)
+    episodes = json.loads((out / "meta" / "sole.json").read_text())["episodes"]
+    table = Table(title=f"{len(episodes)} episodes of {cfg.root} read by {cfg.model}")
+    for col in ("episode", "goal", "frames", "final progress"):
+        table.add_column(col)
+    for e in episodes[:20]:
+        table.add_row(str(e["episode_index"]), e["goal"], str(e["frames"]), f"{100 * e['final_progress']:.0f}%")
+    console.print(table)
+    if len(episodes) > 20:
+        console.print(f"... {len(episodes) - 20} more in {out / 'meta' / 'sole.json'}")
+    mean = np.mean([e["final_progress"] for e in episodes]) if episodes else float("nan")
+    console.print(f"mean final progress {100 * mean:.0f}%; annotated copy: {out} (columns {PROGRESS}, {REASONING})")
+    return out
