@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train sft": ("sole.train.sft", "SFTConfig", "main"),
     "train grpo": ("sole.train.grpo", "GRPOConfig", "main"),
     "score": ("sole.models.score", "ScoreConfig", "main"),
-    "annotate": ("sole.annotate", "AnnotateConfig", "main"),
+    "annotate": ("sole.annotation", "AnnotateConfig", "main"),
     "bench score": ("sole.models.bench", "BenchConfig", "main"),
     "eval reward": ("sole.eval.reward", "EvalRewardConfig", "main"),
     "eval compare": ("sole.eval.compare", "EvalCompareConfig", "main"),

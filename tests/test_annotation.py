@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sole.annotate import PROGRESS, REASONING, AnnotateConfig, annotate, main
+from sole.annotation import PROGRESS, REASONING, AnnotateConfig, annotate, main
 from sole.envs.tasks import get_task
 from sole.models.base import Clip, reason
 from sole.models.registry import load_reasoner
