@@ -20,7 +20,8 @@ it, so one spec names the held-out model of every task: ``held-out`` is ``compac
 approach share until the objects in the ``scene`` view have moved (`sole.models.gated`). ``contrast:SPEC``
 subtracts SPEC's reading under other tasks' goals (`sole.models.contrast`).
 
-``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`).
+``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`);
+``hf:PATH`` runs a transformers vision-language model from a local folder (`sole.models.hf`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def _api(url: str) -> Reasoner:
     return from_spec(url)
 
 
+def _hf(path: str) -> Reasoner:
+    from sole.models.hf import from_spec
+
+    return from_spec(path)
+
+
 def _contrast(spec: str) -> Reasoner:
     from sole.models.contrast import Contrast
 
@@ -104,6 +111,7 @@ def _gated(spec: str) -> Reasoner:
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
     "api": _api,
+    "hf": _hf,
     "checked": _checked,
     "gated": _gated,
     "contrast": _contrast,
