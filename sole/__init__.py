@@ -53,19 +53,10 @@ def video_plot(result: dict[str, Any], video_paths: Sequence[str | Path], view_t
     """An mp4 of the views side by side over the progress curve of a `generate` result, with the reasoning
     written at each queried frame shown until the next."""
     from sole.models.score import read_video
-    from sole.viz import annotated_frames, write_video
+    from sole.viz import plot_reading
 
     frames = {v: read_video(p, 64) for v, p in zip(view_types, video_paths, strict=True)}
-    n = len(result["per_frame"])
-    if mismatched := {v: len(f) for v, f in frames.items() if len(f) != n}:
-        raise ValueError(f"the result reads {n} frames but the videos hold {mismatched}: give the videos it read")
-    written = {s["t"]: s["text"] for s in result["steps"]}
-    texts, text = [], ""
-    for t in range(n):
-        text = written.get(t, text)
-        texts.append(text)
-    curves = {"progress": result["per_frame"]}
-    return write_video(out, annotated_frames(frames, curves, texts, title=repr(result["goal"])), fps=fps)
+    return plot_reading(result, frames, out, fps=fps)
 
 
 def annotate(dataset: str | Path, out: str | Path, model: str | Reasoner = "compact", **options: Any) -> Path:

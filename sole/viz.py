@@ -80,6 +80,22 @@ def annotated_frames(frames: dict[str, np.ndarray], curves: dict[str, np.ndarray
     return np.stack(out)
 
 
+def plot_reading(reading: dict, frames: dict[str, np.ndarray], out: str | Path, fps: int = 10) -> Path:
+    """An mp4 of a `sole score` reading (``goal``, ``per_frame``, ``steps``): the views over its progress curve,
+    with the reasoning written at each queried frame shown until the next."""
+    n = len(reading["per_frame"])
+    if mismatched := {v: len(f) for v, f in frames.items() if len(f) != n}:
+        raise ValueError(f"the reading has {n} frames but the videos hold {mismatched}: give the videos it read")
+    written = {s["t"]: s["text"] for s in reading["steps"]}
+    texts, text = [], ""
+    for t in range(n):
+        text = written.get(t, text)
+        texts.append(text)
+    video = annotated_frames(frames, {"progress": np.asarray(reading["per_frame"])}, texts,
+                             title=repr(reading["goal"]))
+    return write_video(out, video, fps=fps)
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 10) -> Path:
     """Write uint8 (T, H, W, 3) frames as H.264 mp4 (even sizes are padded for the codec)."""
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2

@@ -47,7 +47,7 @@ def test_generate_rejects_mismatched_inputs(videos, tiny_checkpoint, tmp_path):
         sole.generate(tiny_checkpoint, "close the window", videos[1:], ["wrist"])
     result = sole.generate(tiny_checkpoint, "close the window", videos, ["external", "wrist"], think=False)
     write_mp4(tmp_path / "short.mp4", np.zeros((5, 64, 64, 3), np.uint8), fps=10)
-    with pytest.raises(ValueError, match="reads 12 frames but the videos hold"):
+    with pytest.raises(ValueError, match="has 12 frames but the videos hold"):
         sole.video_plot(result, [tmp_path / "short.mp4"], ["external"], tmp_path / "plot.mp4")
 
 

@@ -46,6 +46,9 @@ class ScoreConfig:
     """Print JSON instead of a table."""
     size: int = 64
     """Frames are resized to this square size (the compact model's input)."""
+    plot: str | None = None
+    """Also write an mp4 here: the given views side by side over the progress curve, with the reasoning
+    (`sole.video_plot`)."""
 
 
 def read_video(path: str | Path, size: int) -> np.ndarray:
@@ -113,6 +116,11 @@ def score(cfg: ScoreConfig, reasoner: Reasoner | None = None) -> dict[str, Any]:
 
 def main(cfg: ScoreConfig) -> dict[str, Any]:
     result = score(cfg)
+    if cfg.plot:
+        from sole.viz import plot_reading
+
+        given = {v: p for v, p in (("external", cfg.video), ("wrist", cfg.wrist), ("scene", cfg.scene)) if p}
+        result["plot"] = str(plot_reading(result, {v: read_video(p, cfg.size) for v, p in given.items()}, cfg.plot))
     if cfg.json:
         print(json.dumps(result))
         return result
@@ -127,4 +135,6 @@ def main(cfg: ScoreConfig) -> dict[str, Any]:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print(f"final progress {100 * result['progress']:.0f}% over {result['frames']} frames "
                   f"(config: {json.dumps(asdict(cfg))})")
+    if cfg.plot:
+        console.print(f"video with the progress curve and reasoning: {result['plot']}")
     return result

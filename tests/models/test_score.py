@@ -27,6 +27,15 @@ def test_score_json_per_step(ckpt, tmp_path, capsys):
     assert all(s["text"].startswith("<think>") or s["text"] for s in out["steps"])
 
 
+def test_score_plot(ckpt, tmp_path):
+    from sole.video import read_mp4
+
+    a = write_video(tmp_path / "a.mp4")
+    out = main(ScoreConfig(goal="close the window", video=a, model=ckpt, stride=2, plot=str(tmp_path / "plot.mp4")))
+    plot = read_mp4(out["plot"])
+    assert plot.shape[0] == 6 and plot.shape[2] == 256  # the one given view over the curve and the reasoning
+
+
 def test_score_table_without_wrist_notes_black_view(ckpt, tmp_path):
     out = main(ScoreConfig(goal="close the window", video=write_video(tmp_path / "a.mp4"), model=ckpt, think=False))
     assert out["notes"] and "wrist" in out["notes"][0]
