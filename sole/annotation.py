@@ -171,7 +171,8 @@ def annotate_episodes(cfg: AnnotateConfig, reasoner: Reasoner, rows: list[dict[s
 
 
 def annotated_table(table: pa.Table, notes: dict[int, Annotation]) -> pa.Table:
-    """A data file's frames with the two annotation columns appended."""
+    """A data file's frames with the two annotation columns appended (replacing those of an earlier annotation)."""
+    table = table.drop_columns([c for c in (PROGRESS, REASONING) if c in table.column_names])
     eps, frames = table["episode_index"].to_pylist(), table["frame_index"].to_pylist()
     progress = [float(notes[e].progress[t]) if e in notes else float("nan") for e, t in zip(eps, frames, strict=True)]
     texts = [notes[e].texts.get(t, "") if e in notes else "" for e, t in zip(eps, frames, strict=True)]
@@ -195,17 +196,22 @@ def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str],
     root, out = Path(cfg.root), Path(cfg.out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    _copy_tree(root, tmp, cfg.link_videos)
-    for path in sorted((tmp / "data").glob("*/*.parquet")):
-        pq.write_table(annotated_table(pq.read_table(path), notes), path)
-    scalar = {"shape": [1], "names": None}
-    info = info | {"features": info["features"] | {PROGRESS: {"dtype": "float32", **scalar},
-                                                   REASONING: {"dtype": "string", **scalar}}}
-    (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=2))
-    summary = {"config": asdict(cfg), "views": keys,
-               "episodes": [{"episode_index": e, "goal": a.goal, "frames": len(a.progress),
-                             "final_progress": round(float(a.progress[-1]), 4)} for e, a in sorted(notes.items())]}
-    (tmp / "meta" / "sole.json").write_text(json.dumps(summary, indent=2))
+    try:
+        _copy_tree(root, tmp, cfg.link_videos)
+        for path in sorted((tmp / "data").glob("*/*.parquet")):
+            pq.write_table(annotated_table(pq.read_table(path), notes), path)
+        scalar = {"shape": [1], "names": None}
+        info = info | {"features": info["features"] | {PROGRESS: {"dtype": "float32", **scalar},
+                                                       REASONING: {"dtype": "string", **scalar}}}
+        (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=2))
+        summary = {"config": asdict(cfg), "views": keys,
+                   "episodes": [{"episode_index": e, "goal": a.goal, "frames": len(a.progress),
+                                 "final_progress": round(float(a.progress[-1]), 4)}
+                                for e, a in sorted(notes.items())]}
+        (tmp / "meta" / "sole.json").write_text(json.dumps(summary, indent=2))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left beside --out
+        raise
     if out.exists():
         out.rmdir()  # empty: checked before any work
     os.replace(tmp, out)

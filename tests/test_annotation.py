@@ -86,3 +86,26 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(dataset, tiny_checkpoint,
     (root / "meta" / "info.json").write_text(json.dumps(info | {"codebase_version": "v2.1"}))
     with pytest.raises(ValueError, match="v2.1 dataset.*convert"):
         annotate(replace(cfg, out=str(out.parent / "other")))
+
+
+def test_annotating_an_annotated_copy_replaces_its_columns(dataset, tiny_checkpoint, tmp_path_factory):
+    root, _ = dataset
+    first = annotate(AnnotateConfig(root=str(root), out=str(tmp_path_factory.mktemp("a") / "one"),
+                                    model=tiny_checkpoint))
+    again = annotate(AnnotateConfig(root=str(first), out=str(tmp_path_factory.mktemp("b") / "two"),
+                                    model=tiny_checkpoint, goal="close the window"))
+    names = pq.read_table(again / "data/chunk-000/file-000.parquet").column_names
+    assert names.count(PROGRESS) == 1 and names.count(REASONING) == 1
+    assert not [p for p in again.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_a_failed_write_leaves_nothing_behind(dataset, tiny_checkpoint, out, monkeypatch):
+    import sole.annotation
+
+    def broken(table, notes):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sole.annotation, "annotated_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        annotate(AnnotateConfig(root=str(dataset[0]), out=str(out), model=tiny_checkpoint))
+    assert not out.exists() and not list(out.parent.iterdir())
