@@ -130,16 +130,14 @@ def _language(reasoner: Reasoner, task: str, experts: list[Episode], correct: np
 
 
 def _fact_accuracy(task: str, episodes: list[Episode], judged: list[Judgement]) -> float:
-    """Share of generated reasoning steps whose every checkable claim matches the simulator's facts."""
-    from sole.synth.cot import verify_cot
+    """Mean over generated reasoning steps of the share of their claims (the progress number aside, which MAE
+    judges) that the simulator's facts between the previous queried frame and this one verify: the measure of
+    SFT validation and of GRPO's reward (`sole.train.evaluate.fact_accuracy`)."""
+    from sole.train.evaluate import fact_accuracy
 
-    ok = []
-    for ep, j in zip(episodes, judged, strict=True):
-        prev = 0
-        for t, step in j.steps:
-            ok.append(not verify_cot(step.text, ep.step_facts(prev), ep.step_facts(t), float(ep.label(task)[t])))
-            prev = t
-    return float(np.mean(ok)) if ok else float("nan")
+    acc = [fact_accuracy(ep, task, prev, t, step.text) for ep, j in zip(episodes, judged, strict=True)
+           for prev, (t, step) in zip([0] + [t for t, _ in j.steps[:-1]], j.steps, strict=True)]
+    return float(np.mean(acc)) if acc else float("nan")
 
 
 def main(cfg: EvalRewardConfig) -> dict:

@@ -53,3 +53,22 @@ def test_look_alike_that_solves_the_task_is_not_a_hacking_pair(monkeypatch):
     row = reward.evaluate_task(None, "button-press", eps, reward.EvalRewardConfig(), np.random.default_rng(0))
     assert row["hack/hover"] == 1.0  # the hover that pressed the button (label 1.0) is not a look-alike here
     assert row["hack/near-miss"] == 0.0 and row["hack_acc"] == 0.5
+
+
+def test_fact_accuracy_scores_the_claims_not_the_answer(eval_set):
+    """Reasoning whose claims are the synthesis's own (true) ones scores 1 whatever progress it answers: the
+    answer is MAE's to judge."""
+    from sole.data.store import load_episodes
+    from sole.models.base import Step
+    from sole.synth.cot import make_cot
+
+    ep = load_episodes(eval_set)[0]
+    label = ep.label(ep.task)
+    steps = [(t, Step(0.5, make_cot(ep.task, "close the drawer", ep.step_facts(t - 4), ep.step_facts(t), 0.0,
+                                    float(label[t]), np.random.default_rng(t)).replace(
+        f"<answer>{round(100 * float(label[t]))}%</answer>", "<answer>50%</answer>")))
+             for t in range(4, len(ep), 4)]
+    judged = Judgement(0.5, np.full(len(ep), 0.5), steps)
+    assert reward._fact_accuracy(ep.task, [ep], [judged]) == 1.0
+    wrong = Judgement(0.5, np.full(len(ep), 0.5), [(t, Step(0.5, "no reasoning")) for t, _ in steps])
+    assert reward._fact_accuracy(ep.task, [ep], [wrong]) == 0.0
