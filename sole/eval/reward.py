@@ -85,9 +85,9 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
     experts = [i for i in by_kind.get("expert", []) if solved[i]]
     row: dict = {
         "task": task, "episodes": len(episodes),
-        "voc": float(np.mean([voc(own[i].per_frame, first_solved(episodes[i].label(task))) for i in experts]))
+        "voc": float(np.mean([voc(own[i].answers(first_solved(episodes[i].label(task)))) for i in experts]))
         if experts else float("nan"),
-        "vroc": float(np.mean([voc(own[i].per_frame) for i in by_kind.get("reversed", [])]))
+        "vroc": float(np.mean([voc(own[i].answers()) for i in by_kind.get("reversed", [])]))
         if by_kind.get("reversed") else float("nan"),
         "mae": float(np.mean([mae(j.per_frame, ep.label(task)) for j, ep in zip(own, episodes, strict=True)])),
         "auroc": auroc(final, solved),
@@ -123,7 +123,7 @@ def _language(reasoner: Reasoner, task: str, experts: list[Episode], correct: np
         "win/unrelated": float(np.mean(correct[:, None] > unrelated)),
         "win/opposite": float(np.mean(correct > finals[n:])) if opposite else float("nan"),
         # the same expert read under the opposite verb: a model that reads the verb sees progress fall (near -1)
-        "voc/opposite": float(np.mean([voc(j.per_frame, first_solved(ep.label(task)))
+        "voc/opposite": float(np.mean([voc(j.answers(first_solved(ep.label(task))))
                                        for j, ep in zip(judged[n:], experts, strict=True)])) if opposite
         else float("nan"),
     }

@@ -78,6 +78,11 @@ class Judgement:
     steps: list[tuple[int, Step]] = field(default_factory=list)
     """The queried frame indices and the reasoner's answer at each."""
 
+    def answers(self, end: int | None = None) -> np.ndarray:
+        """The progress answered at the queried frames before ``end``, in time order: what the reasoner said,
+        without ``per_frame``'s interpolation and its fixed 0 at the first frame."""
+        return np.array([s.progress for t, s in self.steps if end is None or t < end], dtype=np.float64)
+
 
 class Reasoner(Protocol):
     views: tuple[str, ...]

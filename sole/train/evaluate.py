@@ -30,7 +30,7 @@ import numpy as np
 from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
 from sole.eval.metrics import first_solved, hack_pair_accuracy, mae, voc
-from sole.models.base import ANSWER_RE, Clip, Reasoner, reason
+from sole.models.base import ANSWER_RE, Clip, Judgement, Reasoner, reason
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def unrelated_task(task: str) -> str:
     raise ValueError(f"no unrelated task for {task!r}")
 
 
-def curves(reasoner: Reasoner, episodes: list[Episode], goals: list[str], *, think: bool = False,
-           stride: int = 1) -> list[np.ndarray]:
+def readings(reasoner: Reasoner, episodes: list[Episode], goals: list[str], *, think: bool = False,
+             stride: int = 1) -> list[Judgement]:
     clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep in episodes]
-    return [j.per_frame for j in reason(reasoner, clips, goals, think=think, stride=stride)]
+    return reason(reasoner, clips, goals, think=think, stride=stride)
 
 
 def _cap(items: list[Episode], n: int) -> list[Episode]:
@@ -81,14 +81,14 @@ def _cap(items: list[Episode], n: int) -> list[Episode]:
 
 def grounding(reasoner: Reasoner, experts: list[Episode], correct: list[float], spec: EvalSpec) -> dict[str, float]:
     """Final progress under the correct (given), opposite-verb and unrelated goals on the same expert videos."""
-    unrelated = [c[-1] for c in curves(reasoner, experts, [goal_text(unrelated_task(e.task), spec.goal_index)
+    unrelated = [j.progress for j in readings(reasoner, experts, [goal_text(unrelated_task(e.task), spec.goal_index)
                                                           for e in experts], stride=spec.stride)]
     out = {"final/correct": float(np.mean(correct)), "final/unrelated": float(np.mean(unrelated)),
            "margin/unrelated": float(np.mean(np.subtract(correct, unrelated)))}
     with_opp = [i for i, e in enumerate(experts) if get_task(e.task).opposite]
     if with_opp:
         opp_eps = [experts[i] for i in with_opp]
-        opp = [c[-1] for c in curves(reasoner, opp_eps, [goal_text(get_task(e.task).opposite, spec.goal_index)
+        opp = [j.progress for j in readings(reasoner, opp_eps, [goal_text(get_task(e.task).opposite, spec.goal_index)
                                                          for e in opp_eps], stride=spec.stride)]
         diff = np.subtract([correct[i] for i in with_opp], opp)
         out |= {"final/opposite": float(np.mean(opp)), "margin/opposite": float(np.mean(diff)),
@@ -134,14 +134,14 @@ def evaluate(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec = EvalS
     if not episodes:
         raise ValueError("no episodes to evaluate on")
     eps = _cap(episodes, spec.max_episodes)
-    own = curves(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
-    out = {"mae": float(np.mean([mae(c, e.label(e.task)) for c, e in zip(own, eps, strict=True)])),
-           "episodes": float(len(eps)), "hack/pair_acc": task_hack_accuracy(eps, [float(c[-1]) for c in own])}
+    own = readings(reasoner, eps, [goal_text(e.task, spec.goal_index) for e in eps], stride=spec.stride)
+    out = {"mae": float(np.mean([mae(j.per_frame, e.label(e.task)) for j, e in zip(own, eps, strict=True)])),
+           "episodes": float(len(eps)), "hack/pair_acc": task_hack_accuracy(eps, [j.progress for j in own])}
     ends = [first_solved(e.label(e.task)) if e.kind == "expert" else None for e in eps]
     experts = [i for i, end in enumerate(ends) if end]  # solved experts
     if experts:
-        out["voc"] = float(np.mean([voc(own[i], ends[i]) for i in experts]))
-        out |= grounding(reasoner, [eps[i] for i in experts], [float(own[i][-1]) for i in experts], spec)
+        out["voc"] = float(np.mean([voc(own[i].answers(ends[i])) for i in experts]))
+        out |= grounding(reasoner, [eps[i] for i in experts], [own[i].progress for i in experts], spec)
     if spec.think_episodes > 0:
         out |= think_stats(reasoner, think_subset(episodes, spec), spec)
     return out

@@ -4,12 +4,31 @@ import pytest
 from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, pair_accuracy, voc
 
 
-def test_voc_reads_order_and_stops_at_end():
+def test_voc_reads_order():
     rising = np.linspace(0, 1, 20)
     assert voc(rising) == pytest.approx(1.0)
     assert voc(rising[::-1]) == pytest.approx(-1.0)
-    assert voc(np.r_[rising, np.zeros(20)], end=20) == pytest.approx(1.0)
     assert voc(np.full(10, 0.5)) == 0.0
+
+
+@pytest.mark.parametrize("stride", [1, 10])
+def test_voc_reads_the_answers_so_a_constant_reader_scores_zero(stride):
+    """The per-frame curve starts at a fixed 0 and is interpolated between queries: read over it, a reader that
+    answers 0.5 everywhere would score VOC 0.29 (every frame queried) to 0.78 (every tenth); over its answers, 0."""
+    from sole.models.base import Clip, Step, reason
+
+    class Constant:
+        views = ("external",)
+
+        def judge(self, queries, think=True):
+            return [Step(0.5) for _ in queries]
+
+    judged = reason(Constant(), [Clip({"external": np.zeros((101, 8, 8, 3), np.uint8)})], ["press the button"],
+                    stride=stride)[0]
+    end = 41  # as if solved at frame 40
+    assert voc(judged.per_frame[:end]) > 0.25  # what the curve would say
+    assert voc(judged.answers(end)) == 0.0
+    assert len(judged.answers(end)) == len([t for t, _ in judged.steps if t < end])
 
 
 def test_auroc_matches_definition():
