@@ -21,7 +21,8 @@ approach share until the objects in the ``scene`` view have moved (`sole.models.
 subtracts SPEC's reading under other tasks' goals (`sole.models.contrast`).
 
 ``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`);
-``hf:PATH`` runs a transformers vision-language model from a local folder (`sole.models.hf`).
+``hf:PATH`` runs a transformers vision-language model from a local folder (`sole.models.hf`). ``const:P`` answers P
+everywhere (`sole.models.constant`): the floor of every metric.
 """
 
 from __future__ import annotations
@@ -96,6 +97,12 @@ def _hf(path: str) -> Reasoner:
     return from_spec(path)
 
 
+def _constant(value: str) -> Reasoner:
+    from sole.models.constant import from_spec
+
+    return from_spec(value)
+
+
 def _contrast(spec: str) -> Reasoner:
     from sole.models.contrast import Contrast
 
@@ -112,6 +119,7 @@ REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
     "api": _api,
     "hf": _hf,
+    "const": _constant,
     "checked": _checked,
     "gated": _gated,
     "contrast": _contrast,
