@@ -48,8 +48,9 @@ def test_annotated_copy_adds_progress_and_reasoning(dataset, tiny_checkpoint, ou
         assert np.allclose([got[(i, t)][PROGRESS] for t in range(5)], judged.per_frame, atol=1e-6)
         texts = [got[(i, t)][REASONING] for t in range(5)]
         assert [t for t, x in enumerate(texts) if x] == [2, 4] and texts[4] == judged.steps[-1][1].text
-    # every stored column is kept
+    # every stored column is kept, and the features LeRobot builds its dataset from are exactly the data columns
     assert set(pq.read_table(root / "data/chunk-000/file-000.parquet").column_names) < set(got[(0, 0)])
+    assert {k for k, f in info["features"].items() if f["dtype"] != "video"} == set(got[(0, 0)])
 
 
 def test_some_episodes_and_a_view_mapping(dataset, tiny_checkpoint, out):
