@@ -4,8 +4,10 @@ hosting a fine-tuned VLM, or a hosted model).
 Each query is one chat message in the shape of our SFT records (`sole.synth.records`): the SOLE-R1 prompt text
 (`sole.models.base.prompt_text`) and one composite PNG, a row per view of first | previous | current frame. The
 answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
-contract says. With ``think=False`` a request to `sole serve` carries ``"think": false``, and it answers from the
-progress head; other servers are sent no such field (OpenAI's refuses fields it does not know) and think anyway.
+contract says. With `sole serve` the unrounded progress travels both ways beside the text (the request's
+previous progress, the reply's answer): whole percents fed back as the next prior made a long episode drift. With
+``think=False`` a request to `sole serve` carries ``"think": false``, and it answers from the progress head;
+other servers are sent neither field (OpenAI's refuses fields it does not know) and think anyway.
 
 Which views the composite holds: the endpoint's own list where it gives one (``GET /models`` of `sole serve`
 lists ``views`` per model), else the external view above the wrist view, as in our records. Spec
@@ -34,14 +36,15 @@ def data_url(image: np.ndarray) -> str:
 
 
 def chat_request(query: Query, views: tuple[str, ...], model: str, think: bool | None) -> dict:
-    """The chat-completions body asking one query; ``think=None`` leaves the field out (a server that is not
-    `sole serve` may refuse fields it does not know)."""
+    """The chat-completions body asking one query. ``think=None`` is for a server that is not `sole serve` (it may
+    refuse fields it does not know); otherwise the body also says whether to think and the unrounded previous
+    progress (the prompt text carries it in whole percents)."""
     image = composite(query.first, query.previous, query.current, views)
     content = [{"type": "text", "text": prompt_text(query.goal, query.prev_progress)},
                {"type": "image_url", "image_url": {"url": data_url(image)}}]
     body = {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0.0,
             "max_tokens": 256}
-    return body if think is None else {**body, "think": think}
+    return body if think is None else {**body, "think": think, "sole": {"prev_progress": query.prev_progress}}
 
 
 class ApiReasoner:
@@ -84,8 +87,11 @@ class ApiReasoner:
             raise ConnectionError(f"lost {self.base_url}: {err}") from None
         if reply.status_code != 200:
             raise RuntimeError(f"{self.base_url}/chat/completions answered {reply.status_code}: {reply.text[:300]}")
-        text = reply.json()["choices"][0]["message"]["content"] or ""
-        return Step(progress=parse_answer(text, query.prev_progress), text=text if think else "")
+        answer = reply.json()
+        text = answer["choices"][0]["message"]["content"] or ""
+        exact = answer.get("sole", {}).get("progress") if self.ours else None
+        progress = float(exact) if isinstance(exact, int | float) else parse_answer(text, query.prev_progress)
+        return Step(progress=progress, text=text if think else "")
 
 
 def from_spec(url: str) -> ApiReasoner:

@@ -8,6 +8,9 @@ Endpoints (FastAPI, 127.0.0.1 by default):
 - ``POST /v1/chat/completions``: OpenAI-compatible. One user message holding the SOLE-R1 prompt text and one
   composite image (a row per view of first | previous | current frame, as `sole.models.api` sends and our SFT
   records hold) -> ``<think>...</think><answer>N%</answer>``; ``"think": false`` answers from the progress head.
+  A request may carry the unrounded previous progress as ``"sole": {"prev_progress": p}`` (it must round to the
+  prompt's percent), and the reply carries the unrounded answer as ``"sole": {"progress": p}`` (OpenAI clients
+  ignore it); `sole.models.api` uses both: fed back as the next prior, whole percents made a long episode drift.
 - ``GET /v1/models`` lists the one model with the views its composite rows must hold; ``GET /health``.
 
 Limits, each a clear HTTP error with nothing half-done: a wrong or missing key when one is set (401), a body over
@@ -234,7 +237,7 @@ def build_app(reasoner: Reasoner, cfg: ServeConfig) -> FastAPI:
         query, think = chat_query(body, reasoner.views, cfg.size)
         step = await queue.judge(query, think)
         text = step.text if think and step.text else f"<answer>{round(100 * step.progress)}%</answer>"
-        return completion(body.get("model") or cfg.model, text)
+        return completion(body.get("model") or cfg.model, text) | {"sole": {"progress": step.progress}}
 
     return app
 
@@ -275,9 +278,21 @@ def chat_query(body: dict[str, Any], views: tuple[str, ...], size: int) -> tuple
         goal, prev = parse_prompt(text)
     except ValueError as err:
         raise HTTPException(400, str(err)) from None
+    prev = exact_prior(body.get("sole"), prev)
     frames = split_composite(_image(urls[0]), views, size)
     return Query(goal=goal, first=frames[0], previous=frames[1], current=frames[2], prev_progress=prev), \
         bool(body.get("think", True))
+
+
+def exact_prior(extra: Any, prompt_prev: float) -> float:
+    """The unrounded previous progress a `sole.models.api` client sends beside the prompt (``"sole":
+    {"prev_progress": p}``), checked against the prompt's whole percent; the prompt's when there is none."""
+    p = extra.get("prev_progress") if isinstance(extra, dict) else None
+    if p is None:
+        return prompt_prev
+    if not isinstance(p, int | float) or not -1.0 <= p <= 1.0 or round(100 * p) != round(100 * prompt_prev):
+        raise HTTPException(400, f"sole.prev_progress {p!r} does not match the prompt's {round(100 * prompt_prev)}%")
+    return float(p)
 
 
 def _image(url: str) -> np.ndarray:

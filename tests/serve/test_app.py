@@ -55,6 +55,7 @@ def test_chat_answers_what_the_reasoner_answers(reasoner, think):
     text = reply.json()["choices"][0]["message"]["content"]
     step = reasoner.judge([q], think=think)[0]
     assert text == (step.text if think else f"<answer>{round(100 * step.progress)}%</answer>")
+    assert reply.json()["sole"]["progress"] == step.progress  # unrounded, beside the text
 
 
 def test_models_lists_the_views(reasoner):
@@ -68,6 +69,8 @@ def test_models_lists_the_views(reasoner):
     (lambda b: b["messages"][0]["content"][1]["image_url"].update(url="data:image/png;base64,AAAA"), 400,
      "not a readable image"),
     (lambda b: b.update(messages=[]), 400, "no user message"),
+    (lambda b: b.update(sole={"prev_progress": 0.5}), 400, "does not match the prompt's"),
+    (lambda b: b.update(sole={"prev_progress": "high"}), 400, "does not match the prompt's"),
 ])
 def test_malformed_chat_requests(reasoner, edit, status, match):
     body = chat_request(query(), reasoner.views, "tiny", False)
