@@ -28,8 +28,9 @@ from sole.data.episode import Episode  # noqa: E402
 from sole.envs.progress import SOLVED_FLOOR  # noqa: E402
 from sole.envs.tasks import TASKS, get_task, resolve_tasks  # noqa: E402
 from sole.eval.metrics import auroc, confusion_margin, finite_mean, first_solved, hack_pair_accuracy, mae, voc  # noqa: E402
-from sole.models.base import Clip, Judgement, Reasoner, reason  # noqa: E402
+from sole.models.base import Judgement, Reasoner  # noqa: E402
 from sole.models.registry import spec_for_task  # noqa: E402
+from sole.train.evaluate import readings, written_facts  # noqa: E402
 
 HACK_KINDS = ("hover", "near-miss", "look-away", "frozen", "occluded", "reversed", "policy")
 """Rollout kinds that look like progress without doing the task; each is paired against successful experts.
@@ -60,8 +61,7 @@ class EvalRewardConfig:
 
 
 def _score(reasoner: Reasoner, jobs: list[tuple[Episode, str]], cfg: EvalRewardConfig) -> list[Judgement]:
-    clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep, _ in jobs]
-    return reason(reasoner, clips, [g for _, g in jobs], think=cfg.think, stride=cfg.stride)
+    return readings(reasoner, [ep for ep, _ in jobs], [g for _, g in jobs], think=cfg.think, stride=cfg.stride)
 
 
 def _other_scene_tasks(task: str, rng: np.random.Generator, n: int) -> list[str]:
@@ -99,7 +99,7 @@ def evaluate_task(reasoner: Reasoner, task: str, episodes: list[Episode], cfg: E
     row["hack_acc"] = float(np.mean(hacks)) if hacks else float("nan")
     row.update(_language(reasoner, task, [episodes[i] for i in experts], final[experts], cfg, rng))
     if cfg.think:
-        row["cot_fact_acc"] = _fact_accuracy(task, episodes, own)
+        row["cot_fact_acc"] = _fact_accuracy(episodes, own)
     return row
 
 
@@ -129,14 +129,11 @@ def _language(reasoner: Reasoner, task: str, experts: list[Episode], correct: np
     }
 
 
-def _fact_accuracy(task: str, episodes: list[Episode], judged: list[Judgement]) -> float:
+def _fact_accuracy(episodes: list[Episode], judged: list[Judgement]) -> float:
     """Mean over generated reasoning steps of the share of their claims (the progress number aside, which MAE
     judges) that the simulator's facts between the previous queried frame and this one verify: the measure of
-    SFT validation and of GRPO's reward (`sole.train.evaluate.fact_accuracy`)."""
-    from sole.train.evaluate import fact_accuracy
-
-    acc = [fact_accuracy(ep, task, prev, t, step.text) for ep, j in zip(episodes, judged, strict=True)
-           for prev, (t, step) in zip([0] + [t for t, _ in j.steps[:-1]], j.steps, strict=True)]
+    SFT validation and of GRPO's reward (`sole.train.evaluate.written_facts`)."""
+    acc = written_facts(episodes, judged)
     return float(np.mean(acc)) if acc else float("nan")
 
 

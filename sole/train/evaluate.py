@@ -97,17 +97,21 @@ def grounding(reasoner: Reasoner, experts: list[Episode], correct: list[float], 
 
 
 def think_stats(reasoner: Reasoner, episodes: list[Episode], spec: EvalSpec) -> dict[str, float]:
-    clips = [Clip({v: ep.frames[v] for v in reasoner.views}) for ep in episodes]
     goals = [goal_text(e.task, spec.goal_index) for e in episodes]
-    judged = reason(reasoner, clips, goals, think=True, stride=max(spec.stride, 10))
+    judged = readings(reasoner, episodes, goals, think=True, stride=max(spec.stride, 10))
     texts = [s.text for j in judged for _, s in j.steps]
     errs = [abs(s.progress - ep.label(ep.task)[t]) for j, ep in zip(judged, episodes, strict=True) for t, s in j.steps]
-    facts = [fact_accuracy(ep, ep.task, prev, t, s.text) for j, ep in zip(judged, episodes, strict=True)
-             for (prev, _), (t, s) in zip([(0, None)] + j.steps[:-1], j.steps, strict=True)]
     finals = [j.progress for j in judged]
     return {"think/format": float(np.mean([ANSWER_RE.search(t) is not None for t in texts])),
-            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(facts)),
+            "think/mae": float(np.mean(errs)), "think/facts": float(np.mean(written_facts(episodes, judged))),
             "think/hack_pair_acc": task_hack_accuracy(episodes, finals)}
+
+
+def written_facts(episodes: list[Episode], judged: list[Judgement]) -> list[float]:
+    """`fact_accuracy` of every written step of the episodes' own-goal readings, each about the frames since the
+    previous queried one (the first frame for the first)."""
+    return [fact_accuracy(ep, ep.task, prev, t, step.text) for ep, j in zip(episodes, judged, strict=True)
+            for prev, (t, step) in zip([0] + [t for t, _ in j.steps[:-1]], j.steps, strict=True)]
 
 
 def fact_accuracy(ep: Episode, goal_task: str, prev: int, t: int, text: str) -> float:

@@ -69,6 +69,6 @@ def test_fact_accuracy_scores_the_claims_not_the_answer(eval_set):
         f"<answer>{round(100 * float(label[t]))}%</answer>", "<answer>50%</answer>")))
              for t in range(4, len(ep), 4)]
     judged = Judgement(0.5, np.full(len(ep), 0.5), steps)
-    assert reward._fact_accuracy(ep.task, [ep], [judged]) == 1.0
+    assert reward._fact_accuracy([ep], [judged]) == 1.0
     wrong = Judgement(0.5, np.full(len(ep), 0.5), [(t, Step(0.5, "no reasoning")) for t, _ in steps])
-    assert reward._fact_accuracy(ep.task, [ep], [wrong]) == 0.0
+    assert reward._fact_accuracy([ep], [wrong]) == 0.0
