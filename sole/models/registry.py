@@ -27,6 +27,7 @@ everywhere (`sole.models.constant`): the floor of every metric.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -79,28 +80,19 @@ def _wrapped(name: str, spec: str) -> Reasoner:
     return load_reasoner(spec)
 
 
+def _from_spec(module: str) -> Callable[[str], Reasoner]:
+    """The loader of a backend whose module (imported only when used) parses its own variant, ``from_spec``."""
+
+    def load(variant: str) -> Reasoner:
+        return importlib.import_module(module).from_spec(variant)
+
+    return load
+
+
 def _checked(spec: str) -> Reasoner:
     from sole.models.checked import Checked
 
     return Checked(_wrapped("checked", spec))
-
-
-def _api(url: str) -> Reasoner:
-    from sole.models.api import from_spec
-
-    return from_spec(url)
-
-
-def _hf(path: str) -> Reasoner:
-    from sole.models.hf import from_spec
-
-    return from_spec(path)
-
-
-def _constant(value: str) -> Reasoner:
-    from sole.models.constant import from_spec
-
-    return from_spec(value)
 
 
 def _contrast(spec: str) -> Reasoner:
@@ -117,9 +109,9 @@ def _gated(spec: str) -> Reasoner:
 
 REASONERS: dict[str, Callable[[str], Reasoner]] = {
     "compact": _compact,
-    "api": _api,
-    "hf": _hf,
-    "const": _constant,
+    "api": _from_spec("sole.models.api"),
+    "hf": _from_spec("sole.models.hf"),
+    "const": _from_spec("sole.models.constant"),
     "checked": _checked,
     "gated": _gated,
     "contrast": _contrast,
