@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from sole.models.base import Query, Step, parse_answer
+from sole.models.base import Query, Step, answer_step
 from sole.models.goaltext import MAX_TOKENS, TEXT_DIM, GoalText, goal_words
 from sole.models.tokenizer import BOS, EOS, PAD, WordTokenizer
 
@@ -459,5 +459,5 @@ class CompactReasoner:
                 continue
             ids = self.model.generate(h, temperature=self.temperature, generator=self._generator)
             for q, text in zip(chunk, self.model.decode(ids), strict=True):
-                steps.append(Step(progress=parse_answer(text, q.prev_progress), text=text))
+                steps.append(answer_step(text, q.prev_progress))
         return steps
