@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
     "serve": ("sole.serve.app", "ServeConfig", "main"),
+    "bench serve": ("sole.serve.bench", "BenchConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),
 }
 """Subcommand -> (module, config dataclass, main function); modules load lazily so each command imports only

@@ -1,8 +1,6 @@
 import base64
-import contextlib
 import io
 import json
-import socket
 import tempfile
 import threading
 import time
@@ -365,32 +363,13 @@ def test_the_openai_client_reads_the_chat_endpoint(reasoner, think):
     assert api.models.list().data[0].id == "tiny"
 
 
-@contextlib.contextmanager
-def serving(app):
-    """``app`` on a free local port in a thread, for a client that really leaves."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_for(lambda: srv.started)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
 def leave_after(url, seconds, **kw):
     """POST and leave: the client closes its connection after ``seconds`` without an answer."""
     with pytest.raises(httpx.TimeoutException):
         httpx.post(url, timeout=seconds, **kw)
 
 
-def test_a_query_whose_client_left_is_not_answered():
+def test_a_query_whose_client_left_is_not_answered(serving):
     slow = Slow()
     body = chat_request(query(), slow.views, "tiny", False)
     app = build_app(slow, ServeConfig())
@@ -406,7 +385,7 @@ def test_a_query_whose_client_left_is_not_answered():
     assert slow.batches == [1]  # the query of the client that left never reached the model
 
 
-def test_a_video_score_stops_when_its_client_leaves(tmp_path):
+def test_a_video_score_stops_when_its_client_leaves(serving, tmp_path):
     ticking = Ticking(tick=0.05)
     with serving(build_app(ticking, ServeConfig())) as url:
         video = {"goal": GOAL, "video": mp4_b64(tmp_path, "a.mp4", n=60), "think": False}
