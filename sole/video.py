@@ -1,7 +1,8 @@
 """Reading and writing mp4 files, through imageio-ffmpeg's ffmpeg in a subprocess.
 
-Not through PyAV: PyAV's bundled libdrm breaks MuJoCo's EGL rendering in any process that imports it (measured:
-every later `mujoco.Renderer` fails), and most commands here both render and write video.
+Not through PyAV: PyAV's bundled libdrm breaks MuJoCo's EGL rendering in any process that imports it (every later
+`mujoco.Renderer` fails), and most commands here both render and write video. ffmpeg's banner is hidden, and a
+file it cannot read is one line of error (`ffmpeg_reason`).
 """
 
 from __future__ import annotations

@@ -403,8 +403,7 @@ class CompactReasoner:
     """`Reasoner` over a `CompactModel`: batched, stateless per query (streaming is O(1) by the contract).
 
     ``threads``: torch threads while judging (the caller's setting is restored afterwards; None keeps it). One
-    by default: on a 2-core machine shared with an RL learner or other jobs, one thread measured 4.6x faster
-    batched and 100x faster per streaming step than two (`sole bench score`).
+    by default, for a small machine shared with an RL learner or other jobs (`sole bench score` compares settings).
 
     ``temperature`` 0 decodes the reasoning greedily (the default: a deterministic reward); above 0 it is sampled,
     as GRPO's rollouts are, from a generator seeded with ``seed``.
