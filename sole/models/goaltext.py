@@ -75,9 +75,9 @@ def goal_cache_size() -> int:
 
 
 class LRU(OrderedDict):
-    """A dict keeping its ``size`` most recently used entries."""
+    """A dict keeping its ``size`` most recently used entries (copied and pickled whole, as a dict is)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int = GOAL_CACHE):
         super().__init__()
         self.size = size
 

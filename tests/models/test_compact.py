@@ -207,3 +207,12 @@ def test_goal_caches_keep_the_most_recently_used_goals(model, monkeypatch):
     assert list(bounded._goals) == ["close the window", goals[0]]  # the least recently used went first
     monkeypatch.setenv("SOLE_GOAL_CACHE", "3")
     assert CompactReasoner(model)._goals.size == 3
+
+
+def test_a_reasoner_with_its_goal_cache_copies_whole(model):
+    import copy
+
+    r = CompactReasoner(model, goal_cache=2)
+    r.judge(queries(1), think=False)
+    twin = copy.deepcopy(r)
+    assert twin._goals.size == 2 and list(twin._goals) == list(r._goals) and twin.model.goal_text.new.size == 2
