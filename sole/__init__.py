@@ -31,14 +31,19 @@ def _spec_and_reasoner(model: str | Reasoner) -> tuple[str, Reasoner | None]:
 def generate(model: str | Reasoner, task_description: str, video_paths: Sequence[str | Path],
              view_types: Sequence[str] = ("external", "wrist"), *, think: bool = True,
              stride: int = 1) -> dict[str, Any]:
-    """Progress and reasoning for one episode's videos (one file per view, named by ``view_types``): what
-    `sole score --json` prints (``progress``, ``per_frame``, ``steps`` with the reasoning, ``notes``)."""
+    """Progress and reasoning for one episode's videos (one file per view, named by ``view_types``, each view at
+    most once): what `sole score --json` prints (``progress``, ``per_frame``, ``steps`` with the reasoning,
+    ``notes``, ``parse_failures``). A view the model reads and no video gives is read as black frames (noted)."""
     from sole.models.score import ScoreConfig, score
 
     if len(video_paths) != len(view_types):
         raise ValueError(f"{len(video_paths)} videos but {len(view_types)} view types; give one view per video")
     if unknown := sorted(set(view_types) - {"external", "wrist", "scene"}):
         raise ValueError(f"unknown view types {unknown}; use external, wrist or scene")
+    if repeated := sorted({v for v in view_types if list(view_types).count(v) > 1}):
+        raise ValueError(f"view types {repeated} are given more than once; each video is one camera's view. With "
+                         "one camera, give it alone (e.g. [video], ['external']): the other views are read as black "
+                         "frames, said in the notes")
     paths = {v: str(p) for v, p in zip(view_types, video_paths, strict=True)}
     if "external" not in paths and "scene" not in paths:
         raise ValueError("give the external (or scene) view's video: progress is read from the whole scene")

@@ -7,12 +7,17 @@ episode's task text, or ``--goal``), and the SOLE-R1 loop over them (`sole.model
 the dataset to ``--out`` with two more columns per frame, ``sole.progress`` (NaN for episodes not annotated) and
 ``sole.reasoning`` (the completion at queried frames with ``--think``, else empty), both declared in
 ``meta/info.json``, and ``meta/sole.json`` (model, views, goal and final progress per episode). The copy is built
-under a temporary name and renamed into place when complete; the input is only read. `sole synth`'s own training
-cache (``cache/``, ``shards/``) is not copied: the result is a plain LeRobot dataset.
+under a temporary name (``.<out>.<pid>.tmp``) and renamed into place when complete; a temporary copy left by a
+process that was killed is removed by the next run. The input is only read. `sole synth`'s own training cache
+(``cache/``, ``shards/``) is not copied: the result is a plain LeRobot dataset.
+
+Each camera maps to at most one view: a dataset with one camera is read with the other view black
+(``--views external=observation.images.top wrist=none``), said in the notes, never by giving one camera twice.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -33,6 +38,8 @@ from sole.models.score import read_video
 
 console = Console()
 PROGRESS, REASONING = "sole.progress", "sole.reasoning"
+NO_CAMERA = "none"
+"""``--views VIEW=none``: the view has no camera and is read as black frames."""
 PRIVATE = ("cache", "shards")
 """`sole synth`'s training cache and manifests: not part of the LeRobot dataset, not copied."""
 
@@ -48,7 +55,8 @@ class AnnotateConfig:
     views: tuple[str, ...] = ()
     """VIEW=VIDEO_KEY pairs mapping the reasoner's views to the dataset's cameras, e.g.
     ``external=observation.images.top wrist=observation.images.wrist``; default: ``observation.images.<view>`` for
-    each view the reasoner reads."""
+    each view the reasoner reads. Each camera serves one view; ``VIEW=none`` leaves a view black (a dataset with
+    one camera)."""
     goal: str | None = None
     """One goal for every episode; default: each episode's own task text (``tasks`` in meta/episodes)."""
     episodes: tuple[int, ...] = ()
@@ -94,17 +102,35 @@ def episode_rows(root: Path, wanted: tuple[int, ...]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["data/chunk_index"], r["data/file_index"], r["dataset_from_index"]))
 
 
-def view_keys(info: dict[str, Any], views: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, str]:
-    """Reasoner view -> dataset video key, checked against the dataset's video features."""
+def view_keys(info: dict[str, Any], views: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, str | None]:
+    """Reasoner view -> dataset video key (None: left black), checked against the dataset's video features."""
     videos = sorted(k for k, f in info["features"].items() if f.get("dtype") == "video")
-    given = dict(p.split("=", 1) for p in pairs if "=" in p)
     if bad := [p for p in pairs if "=" not in p]:
         raise ValueError(f"--views takes VIEW=VIDEO_KEY pairs, got {bad}")
+    named = [p.split("=", 1)[0] for p in pairs]
+    if twice := sorted({v for v in named if named.count(v) > 1}):
+        raise ValueError(f"--views maps {twice} more than once; give each view one camera")
+    given = dict(p.split("=", 1) for p in pairs)
     keys = {v: given.get(v, f"observation.images.{v}") for v in views}
-    if missing := {v: k for v, k in keys.items() if k not in videos}:
+    keys = {v: None if k == NO_CAMERA else k for v, k in keys.items()}
+    if missing := {v: k for v, k in keys.items() if k is not None and k not in videos}:
         raise ValueError(f"the reasoner reads views {', '.join(views)}; no video key {missing} in the dataset, "
-                         f"which has {', '.join(videos) or 'no videos'}; map them with --views VIEW=KEY")
+                         f"which has {', '.join(videos) or 'no videos'}; map them with --views VIEW=KEY, or "
+                         f"VIEW={NO_CAMERA} to leave a view black")
+    used = [k for k in keys.values() if k is not None]
+    if shared := sorted({k for k in used if used.count(k) > 1}):
+        both = [v for v, k in keys.items() if k == shared[0]]
+        raise ValueError(f"--views gives the camera {shared[0]} to views {', '.join(both)}; each view is its own "
+                         f"camera (one camera twice reads as a scene the model never saw). With one camera, leave "
+                         f"the other view black: --views {both[0]}={shared[0]} {both[-1]}={NO_CAMERA}")
+    if all(k is None for k in keys.values()):
+        raise ValueError(f"--views leaves every view ({', '.join(views)}) black; map at least one to a camera")
     return keys
+
+
+def black_view_notes(keys: dict[str, str | None]) -> list[str]:
+    return [f"no camera for the {v} view (--views {v}={NO_CAMERA}): the model sees black frames there"
+            for v, k in keys.items() if k is None]
 
 
 def episode_goal(row: dict[str, Any], goal: str | None) -> str:
@@ -147,22 +173,32 @@ class Annotation:
     """(T,) per frame."""
     texts: dict[int, str]
     """Frame -> reasoning written there (with --think)."""
+    parse_failures: int = 0
+    """Queried frames whose answer did not parse (`sole.models.base.Judgement.parse_failures`)."""
 
 
-def annotate_episodes(cfg: AnnotateConfig, reasoner: Reasoner, rows: list[dict[str, Any]], keys: dict[str, str],
-                      videos: VideoReader) -> dict[int, Annotation]:
+def episode_clip(row: dict[str, Any], keys: dict[str, str | None], videos: VideoReader) -> Clip:
+    """An episode's frames per view; a view without a camera is black."""
+    read = {v: videos.frames(row, k) for v, k in keys.items() if k is not None}
+    shape = next(iter(read.values())).shape
+    return Clip({v: read[v] if v in read else np.zeros(shape, np.uint8) for v in keys})
+
+
+def annotate_episodes(cfg: AnnotateConfig, reasoner: Reasoner, rows: list[dict[str, Any]],
+                      keys: dict[str, str | None], videos: VideoReader) -> dict[int, Annotation]:
     out: dict[int, Annotation] = {}
     with Progress(TextColumn("[bold]annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as bar:
         job = bar.add_task("annotate", total=len(rows))
         for i in range(0, len(rows), cfg.batch):
             batch = rows[i: i + cfg.batch]
-            clips = [Clip({v: videos.frames(r, k) for v, k in keys.items()}) for r in batch]
+            clips = [episode_clip(r, keys, videos) for r in batch]
             goals = [episode_goal(r, cfg.goal) for r in batch]
             for row, goal, judged in zip(batch, goals, reason(reasoner, clips, goals, think=cfg.think,
                                                               stride=cfg.stride), strict=True):
                 out[row["episode_index"]] = Annotation(goal, judged.per_frame.astype(np.float32),
-                                                       {t: s.text for t, s in judged.steps if s.text})
+                                                       {t: s.text for t, s in judged.steps if s.text},
+                                                       judged.parse_failures)
             bar.update(job, advance=len(batch))
     return out
 
@@ -191,11 +227,31 @@ def _copy_tree(root: Path, dest: Path, link_videos: bool) -> None:
                     ignore=lambda d, names: [n for n in names if Path(d) == root and n in PRIVATE])
 
 
-def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str],
-               notes: dict[int, Annotation]) -> Path:
-    root, out = Path(cfg.root), Path(cfg.out)
+def temporary_copy(out: Path) -> Path:
+    """Where the copy for ``out`` is built, ``.<out>.<pid>.tmp``, after removing those of processes that died."""
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        pid = stale.name.removeprefix(f".{out.name}.").removesuffix(".tmp")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    return tmp
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str | None],
+               notes: dict[int, Annotation]) -> Path:
+    root, out = Path(cfg.root), Path(cfg.out)
+    tmp = temporary_copy(out)
     try:
         _copy_tree(root, tmp, cfg.link_videos)
         for path in sorted((tmp / "data").glob("*/*.parquet")):
@@ -204,9 +260,10 @@ def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str],
         info = info | {"features": info["features"] | {PROGRESS: {"dtype": "float32", **scalar},
                                                        REASONING: {"dtype": "string", **scalar}}}
         (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=2))
-        summary = {"config": asdict(cfg), "views": keys,
+        summary = {"config": asdict(cfg), "views": keys, "notes": black_view_notes(keys),
                    "episodes": [{"episode_index": e, "goal": a.goal, "frames": len(a.progress),
-                                 "final_progress": round(float(a.progress[-1]), 4)}
+                                 "final_progress": round(float(a.progress[-1]), 4),
+                                 "parse_failures": a.parse_failures}
                                 for e, a in sorted(notes.items())]}
         (tmp / "meta" / "sole.json").write_text(json.dumps(summary, indent=2))
     except BaseException:
@@ -231,6 +288,8 @@ def annotate(cfg: AnnotateConfig, reasoner: Reasoner | None = None) -> Path:
     rows = episode_rows(root, cfg.episodes)
     reasoner = reasoner or load_reasoner(cfg.model)
     keys = view_keys(info, reasoner.views, cfg.views)
+    for note in black_view_notes(keys):
+        console.print(f"[yellow]note:[/yellow] {note}")
     notes = annotate_episodes(cfg, reasoner, rows, keys, VideoReader(root, info, cfg.size))
     return write_copy(cfg, info, keys, notes)
 
@@ -246,6 +305,9 @@ def main(cfg: AnnotateConfig) -> Path:
     console.print(table)
     if len(episodes) > 20:
         console.print(f"... {len(episodes) - 20} more in {out / 'meta' / 'sole.json'}")
+    if failed := [e for e in episodes if e["parse_failures"]]:
+        console.print(f"[yellow]warning:[/yellow] answers that did not parse in {len(failed)} episodes "
+                      f"({sum(e['parse_failures'] for e in failed)} in all); progress kept the previous value there")
     mean = np.mean([e["final_progress"] for e in episodes]) if episodes else float("nan")
     console.print(f"mean final progress {100 * mean:.0f}%; annotated copy: {out} (columns {PROGRESS}, {REASONING})")
     return out

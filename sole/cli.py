@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import tyro
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sole.envs.tasks import TASKS
@@ -60,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "bench rl": ("sole.rl.bench", "BenchConfig", "main"),
     "serve": ("sole.serve.app", "ServeConfig", "main"),
+    "bench serve": ("sole.serve.bench", "BenchConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),
 }
 """Subcommand -> (module, config dataclass, main function); modules load lazily so each command imports only
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = tyro.cli(getattr(mod, config_name), args=argv[n_words:], prog=f"sole {name}")
     try:
         getattr(mod, fn_name)(cfg)
-    except (ValueError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}")
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        # one line on stderr, so stdout keeps only what the command prints (the JSON of --json)
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
         raise SystemExit(2) from None

@@ -56,7 +56,7 @@ def test_annotated_copy_adds_progress_and_reasoning(dataset, tiny_checkpoint, ou
 def test_some_episodes_and_a_view_mapping(dataset, tiny_checkpoint, out):
     root, _ = dataset
     cfg = AnnotateConfig(root=str(root), out=str(out), model=tiny_checkpoint, episodes=(2,), goal="close the window",
-                         views=("wrist=observation.images.external",))
+                         views=("wrist=observation.images.external", "external=observation.images.wrist"))
     main(cfg)
     rows = {**_frames(out / "data/chunk-000/file-000.parquet"), **_frames(out / "data/chunk-000/file-001.parquet")}
     assert all(np.isnan(r[PROGRESS]) for (e, _), r in rows.items() if e != 2)
@@ -110,3 +110,68 @@ def test_a_failed_write_leaves_nothing_behind(dataset, tiny_checkpoint, out, mon
     with pytest.raises(OSError, match="disk full"):
         annotate(AnnotateConfig(root=str(dataset[0]), out=str(out), model=tiny_checkpoint))
     assert not out.exists() and not list(out.parent.iterdir())
+
+
+def test_one_camera_is_never_given_to_two_views(dataset, tiny_checkpoint, out):
+    root, _ = dataset
+    cfg = AnnotateConfig(root=str(root), out=str(out), model=tiny_checkpoint)
+    with pytest.raises(ValueError, match="camera observation.images.external to views external, wrist.*wrist=none"):
+        annotate(replace(cfg, views=("wrist=observation.images.external",)))
+    with pytest.raises(ValueError, match=r"maps \['wrist'\] more than once"):
+        annotate(replace(cfg, views=("wrist=observation.images.wrist", "wrist=observation.images.external")))
+    with pytest.raises(ValueError, match="leaves every view"):
+        annotate(replace(cfg, views=("wrist=none", "external=none")))
+    assert not out.exists()
+
+
+def test_one_camera_reads_the_other_view_black_and_says_so(dataset, tiny_checkpoint, out):
+    root, _ = dataset
+    reasoner = load_reasoner(tiny_checkpoint)
+    annotate(AnnotateConfig(root=str(root), out=str(out), views=("wrist=none",), episodes=(0,)), reasoner)
+    summary = json.loads((out / "meta" / "sole.json").read_text())
+    assert summary["views"] == {"external": "observation.images.external", "wrist": None}
+    assert summary["notes"] == ["no camera for the wrist view (--views wrist=none): the model sees black frames there"]
+    external = read_mp4(root / "videos/observation.images.external/chunk-000/file-000.mp4")[:5]
+    want = reason(reasoner, [Clip({"external": external, "wrist": np.zeros_like(external)})],
+                  [get_task("drawer-open").goals[0]], think=False)[0]
+    got = _frames(out / "data/chunk-000/file-000.parquet")
+    assert np.allclose([got[(0, t)][PROGRESS] for t in range(5)], want.per_frame, atol=1e-6)
+    assert summary["episodes"][0]["parse_failures"] == want.parse_failures
+
+
+def test_a_non_empty_out_is_one_clear_line(dataset, out, capsys):
+    from sole.cli import main as cli
+
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(SystemExit) as exit_:
+        cli(["annotate", "--root", str(dataset[0]), "--out", str(out), "--model", "const:0.5"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "not empty" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+KILLED_RUN = """
+import sys, time
+import sole.annotation as a
+a.annotated_table = lambda table, notes: time.sleep(60)  # hold on once the temporary copy is written
+a.annotate(a.AnnotateConfig(root=sys.argv[1], out=sys.argv[2], model="const:0.5", views=("wrist=none",)))
+"""
+
+
+def test_a_killed_run_leaves_no_temporary_copy_after_the_next(dataset, out):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, _ = dataset
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(root), str(out)])
+    stale = out.with_name(f".{out.name}.{proc.pid}.tmp")
+    deadline = time.time() + 60
+    while not (stale / "meta" / "info.json").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert stale.is_dir()  # what a killed run leaves
+    annotate(AnnotateConfig(root=str(root), out=str(out), model="const:0.5", episodes=(0,)))
+    assert not stale.exists() and sorted(p.name for p in out.parent.iterdir()) == [out.name]

@@ -58,3 +58,18 @@ def test_annotate(dataset, tiny_checkpoint, tmp_path_factory):
     summary = json.loads((out / "meta" / "sole.json").read_text())
     assert [e["episode_index"] for e in summary["episodes"]] == [0]
     assert callable(sole.annotate)  # the function is not shadowed by the module that does the work
+
+
+def test_generate_refuses_a_view_given_twice_and_reads_one_camera_alone(videos, tiny_checkpoint):
+    with pytest.raises(ValueError, match=r"view types \['external'\] are given more than once.*give it alone"):
+        sole.generate(tiny_checkpoint, "close the window", videos, ["external", "external"])
+    with pytest.raises(ValueError, match="external and wrist views are the same video"):
+        sole.generate(tiny_checkpoint, "close the window", [videos[0], videos[0]], ["external", "wrist"])
+    alone = sole.generate(tiny_checkpoint, "close the window", videos[:1], ["external"], think=False)
+    assert alone["notes"] == ["no wrist video given: the model sees black frames there"]
+
+
+@pytest.mark.parametrize("goal", [None, 3])
+def test_generate_refuses_a_goal_that_is_not_text(videos, tiny_checkpoint, goal):
+    with pytest.raises(ValueError, match="goal must be text"):
+        sole.generate(tiny_checkpoint, goal, videos, ["external", "wrist"])

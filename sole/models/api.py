@@ -4,8 +4,9 @@ hosting a fine-tuned VLM, or a hosted model).
 Each query is one chat message in the shape of our SFT records (`sole.synth.records`): the SOLE-R1 prompt text
 (`sole.models.base.prompt_text`) and one composite PNG, a row per view of first | previous | current frame. The
 answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
-contract says. With `sole serve` the unrounded progress travels both ways beside the text (the request's
-previous progress, the reply's answer): whole percents fed back as the next prior made a long episode drift. With
+contract says, and is counted as unparsed (`sole.models.base.Judgement.parse_failures`). With `sole serve` the
+unrounded progress travels both ways beside the text (the request's previous progress, the reply's answer and
+whether the server's model wrote a readable one), so the loop feeds back what it would in process. With
 ``think=False`` a request to `sole serve` carries ``"think": false``, and it answers from the progress head;
 other servers are sent neither field (OpenAI's refuses fields it does not know) and think anyway.
 
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from sole.models.base import Query, Step, parse_answer, prompt_text
+from sole.models.base import Query, Step, answer_step, prompt_text
 from sole.synth.records import VIEW_ROWS, composite, png_bytes
 
 
@@ -89,9 +90,11 @@ class ApiReasoner:
             raise RuntimeError(f"{self.base_url}/chat/completions answered {reply.status_code}: {reply.text[:300]}")
         answer = reply.json()
         text = answer["choices"][0]["message"]["content"] or ""
-        exact = answer.get("sole", {}).get("progress") if self.ours else None
-        progress = float(exact) if isinstance(exact, int | float) else parse_answer(text, query.prev_progress)
-        return Step(progress=progress, text=text if think else "")
+        extra = answer.get("sole", {}) if self.ours else {}
+        if isinstance(extra.get("progress"), int | float):
+            return Step(progress=float(extra["progress"]), text=text if think else "",
+                        parsed=extra.get("parsed", True) is not False)
+        return answer_step(text, query.prev_progress, keep_text=think)
 
 
 def from_spec(url: str) -> ApiReasoner:

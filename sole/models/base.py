@@ -11,6 +11,7 @@ progress and the prompt text are shared here so they behave the same everywhere.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 ANSWER_RE = re.compile(r"<answer>\s*(-?\d{1,3})\s*%?\s*</answer>")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Step:
     """Estimated task progress in [-1, 1] (negative: worse than at the start)."""
     text: str = ""
     """The full completion (``<think>...</think><answer>N%</answer>``); empty when asked not to think."""
+    parsed: bool = True
+    """False when the completion held no readable ``<answer>N%</answer>`` and ``progress`` is the fallback (the
+    previous progress)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class Judgement:
     """Progress at every frame (T,), interpolated between queried frames."""
     steps: list[tuple[int, Step]] = field(default_factory=list)
     """The queried frame indices and the reasoner's answer at each."""
+    parse_failures: int = 0
+    """Queried steps whose answer did not parse (their progress is the previous step's): a reader that never
+    parses gives a flat curve, so a count above 0 says the reasoner is misconfigured or off its format."""
 
     def answers(self, end: int | None = None) -> np.ndarray:
         """The progress answered at the queried frames before ``end``, in time order: what the reasoner said,
@@ -116,13 +124,33 @@ def parse_prompt(text: str) -> tuple[str, float]:
     return m["goal"], int(m["prev"]) / 100.0
 
 
+def read_answer(text: str) -> float | None:
+    """Progress from ``<answer>N%</answer>`` (N in [-100, 100]); None for a malformed answer."""
+    m = ANSWER_RE.search(text)
+    n = None if m is None else int(m.group(1))
+    return n / 100.0 if n is not None and -100 <= n <= 100 else None
+
+
 def parse_answer(text: str, fallback: float) -> float:
     """Progress from ``<answer>N%</answer>`` (N in [-100, 100]); a malformed answer falls back to ``fallback``."""
-    m = ANSWER_RE.search(text)
-    if m is None:
-        return fallback
-    n = int(m.group(1))
-    return n / 100.0 if -100 <= n <= 100 else fallback
+    p = read_answer(text)
+    return fallback if p is None else p
+
+
+def answer_step(text: str, fallback: float, *, keep_text: bool = True) -> Step:
+    """The `Step` a completion answers: its progress, or ``fallback`` marked unparsed; ``keep_text=False`` leaves
+    the text out (a query asked not to think)."""
+    p = read_answer(text)
+    return Step(progress=fallback if p is None else p, text=text if keep_text else "", parsed=p is not None)
+
+
+def check_goal(goal: object) -> str:
+    """``goal`` when it is non-empty text; a clear error for anything else (None, a number, blank text)."""
+    if not isinstance(goal, str):
+        raise ValueError(f"the goal must be text, e.g. 'close the window'; got {type(goal).__name__} {goal!r}")
+    if not goal.strip():
+        raise ValueError("empty goal text; say what the robot should do, e.g. 'close the window'")
+    return goal
 
 
 def query_frames(n_frames: int, stride: int) -> list[int]:
@@ -143,8 +171,7 @@ def reason(reasoner: Reasoner, clips: list[Clip], goals: list[str], *, think: bo
     if len(clips) != len(goals):
         raise ValueError(f"{len(clips)} clips but {len(goals)} goals")
     for goal in goals:
-        if not goal.strip():
-            raise ValueError("empty goal text")
+        check_goal(goal)
     plans = [query_frames(len(c), stride) for c in clips]
     prev_idx = [0] * len(clips)
     prev_p = [0.0] * len(clips)
@@ -157,9 +184,14 @@ def reason(reasoner: Reasoner, clips: list[Clip], goals: list[str], *, think: bo
             answers[i].append((plans[i][k], step))
             prev_idx[i], prev_p[i] = plans[i][k], step.progress
     out = []
-    for clip, steps in zip(clips, answers, strict=True):
+    for clip, goal, steps in zip(clips, goals, answers, strict=True):
         xs = [0] + [t for t, _ in steps]
         ys = [0.0] + [s.progress for _, s in steps]
         per_frame = np.interp(np.arange(len(clip)), xs, ys)
-        out.append(Judgement(progress=float(per_frame[-1]), per_frame=per_frame, steps=steps))
+        failures = sum(not s.parsed for _, s in steps)
+        if failures:
+            log.warning("%d of %d answers for %r did not parse (no <answer>N%%</answer>); progress kept the previous "
+                        "value there", failures, len(steps), goal)
+        out.append(Judgement(progress=float(per_frame[-1]), per_frame=per_frame, steps=steps,
+                             parse_failures=failures))
     return out

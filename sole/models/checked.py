@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -111,7 +111,7 @@ class Checked:
         for q, step in zip(queries, steps, strict=True):
             ledger = self._ledger(q).read(step.text)
             self._remember(frames_key(q.goal, q.current), ledger)
-            out.append(Step(progress=min(step.progress, ledger.bound()), text=step.text))
+            out.append(replace(step, progress=min(step.progress, ledger.bound())))
         return out
 
     def _ledger(self, q: Query) -> Ledger:

@@ -34,8 +34,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from sole.models.base import Query, Step, parse_answer
-from sole.models.goaltext import MAX_TOKENS, TEXT_DIM, GoalText, goal_words
+from sole.models.base import Query, Step, answer_step
+from sole.models.goaltext import LRU, MAX_TOKENS, TEXT_DIM, GoalText, goal_cache_size, goal_words
 from sole.models.tokenizer import BOS, EOS, PAD, WordTokenizer
 
 FORMAT_VERSION = 1
@@ -403,34 +403,37 @@ class CompactReasoner:
     """`Reasoner` over a `CompactModel`: batched, stateless per query (streaming is O(1) by the contract).
 
     ``threads``: torch threads while judging (the caller's setting is restored afterwards; None keeps it). One
-    by default: on a 2-core machine shared with an RL learner or other jobs, one thread measured 4.6x faster
-    batched and 100x faster per streaming step than two (`sole bench score`).
+    by default, for a small machine shared with an RL learner or other jobs (`sole bench score` compares settings).
 
     ``temperature`` 0 decodes the reasoning greedily (the default: a deterministic reward); above 0 it is sampled,
     as GRPO's rollouts are, from a generator seeded with ``seed``.
 
-    Each goal's conditioning (goal vector and FiLM scales) is computed once and kept, and the state h is computed
+    Each goal's conditioning (goal vector and FiLM scales) is computed once and kept (the ``goal_cache`` most
+    recently used goals, default `sole.models.goaltext.GOAL_CACHE`, which also bounds the model's memo of goal text
+    features), and the state h is computed
     by a frozen trace of the model (`CompactModel.frozen_state`): a reasoner reads a model whose weights do not
     change while it lives (training builds a new one for every validation).
     """
 
     def __init__(self, model: CompactModel, batch_size: int = 256, threads: int | None = 1,
-                 temperature: float = 0.0, seed: int = 0):
+                 temperature: float = 0.0, seed: int = 0, goal_cache: int | None = None):
         self.model = model.eval()
         self.views = tuple(model.cfg.views)
         self.batch_size = batch_size
         self.threads = threads
         self.temperature = temperature
         self._generator = torch.Generator().manual_seed(seed)
-        self._goals: dict[str, torch.Tensor] = {}
+        self._goals = LRU(goal_cache_size() if goal_cache is None else goal_cache)
+        self.model.goal_text.new.resize(self._goals.size)
         self._frozen: torch.jit.ScriptModule | None = None
 
     def conditions(self, goals: list[str]) -> torch.Tensor:
         """The `CompactModel.condition` rows of ``goals``, each new goal string computed once."""
-        new = [g for g in dict.fromkeys(goals) if g not in self._goals]
-        if new:
-            self._goals.update(zip(new, self.model.condition(new), strict=True))
-        return torch.stack([self._goals[g] for g in goals])
+        rows = {g: self._goals[g] for g in dict.fromkeys(goals) if g in self._goals}
+        if new := [g for g in dict.fromkeys(goals) if g not in rows]:
+            for g, row in zip(new, self.model.condition(new), strict=True):
+                rows[g] = self._goals[g] = row
+        return torch.stack([rows[g] for g in goals])
 
     def _state(self, *inputs: torch.Tensor) -> torch.Tensor:
         """`CompactModel.state`, run by its frozen trace (built on the first query)."""
@@ -459,5 +462,5 @@ class CompactReasoner:
                 continue
             ids = self.model.generate(h, temperature=self.temperature, generator=self._generator)
             for q, text in zip(chunk, self.model.decode(ids), strict=True):
-                steps.append(Step(progress=parse_answer(text, q.prev_progress), text=text))
+                steps.append(answer_step(text, q.prev_progress))
         return steps

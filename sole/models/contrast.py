@@ -38,5 +38,5 @@ class Contrast:
         flat = [dataclasses.replace(q, goal=g) for q, goals in zip(queries, others, strict=True) for g in goals]
         answers = iter(step.progress for step in self.inner.judge(flat, think=False))
         baseline = [float(np.mean([next(answers) for _ in goals])) for goals in others]
-        return [Step(progress=float(np.clip(step.progress - b, -1.0, 1.0)), text=step.text)
+        return [dataclasses.replace(step, progress=float(np.clip(step.progress - b, -1.0, 1.0)))
                 for step, b in zip(steps, baseline, strict=True)]

@@ -61,5 +61,6 @@ class Ensemble:
         if self.combine == "mean":
             lead = max(range(len(self.members)), key=self.weights.__getitem__)
             return [Step(progress=sum(w * s.progress for w, s in zip(self.weights, steps, strict=True)),
-                         text=steps[lead].text) for steps in zip(*answers, strict=True)]
+                         text=steps[lead].text, parsed=all(s.parsed for s in steps))
+                    for steps in zip(*answers, strict=True)]
         return [sorted(steps, key=lambda s: s.progress)[self._rank] for steps in zip(*answers, strict=True)]

@@ -25,7 +25,7 @@ is a spec to try, not the default reward.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,8 @@ class Gated:
 
     def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
         steps = self.inner.judge(queries, think=think)
-        return [Step(progress=min(step.progress, cap(scene_change(q.first[SCENE], q.current[SCENE]))),
-                     text=step.text) for q, step in zip(queries, steps, strict=True)]
+        return [replace(step, progress=min(step.progress, cap(scene_change(q.first[SCENE], q.current[SCENE]))))
+                for q, step in zip(queries, steps, strict=True)]
 
 
 # --- `sole check gate`: what the gate does to solved episodes and to untouched scenes ---------------------------

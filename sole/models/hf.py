@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from sole.models.base import Query, Step, parse_answer, prompt_text
+from sole.models.base import Query, Step, answer_step, prompt_text
 from sole.synth.records import VIEW_ROWS, composite
 
 
@@ -51,7 +51,7 @@ class HFReasoner:
         steps = []
         for i in range(0, len(queries), self.batch_size):
             batch = queries[i: i + self.batch_size]
-            steps += [Step(parse_answer(text, q.prev_progress), text if think else "")
+            steps += [answer_step(text, q.prev_progress, keep_text=think)
                       for q, text in zip(batch, self.complete(batch), strict=True)]
         return steps
 

@@ -2,7 +2,9 @@
 
 Video frames are resized to the model's input size. Each view is one file: ``--video`` is the external view,
 ``--wrist`` the gripper view; a model that reads a view with no file given sees black frames there (said in
-the output), which is what an occluded camera looks like to it.
+the output), which is what an occluded camera looks like to it. One camera's video given for two views is refused:
+each view is its own camera, and a duplicated one reads as a scene the model never saw. Answers that did not
+parse are counted (``parse_failures``) and noted.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sole.models.base import Clip, Reasoner, reason
+from sole.models.base import Clip, Judgement, Reasoner, check_goal, reason
 from sole.models.registry import load_reasoner
-from sole.video import read_mp4
+from sole.video import UNLIMITED, DecodeLimits, TooLargeError, read_mp4
 
 console = Console()
 
@@ -51,16 +53,18 @@ class ScoreConfig:
     (`sole.video_plot`)."""
 
 
-def read_video(path: str | Path, size: int) -> np.ndarray:
+def read_video(path: str | Path, size: int, limits: DecodeLimits = UNLIMITED) -> np.ndarray:
     """All frames of a video as uint8 (T, size, size, 3), scaled as they are decoded, with a clear error for missing
-    or unreadable files."""
+    or unreadable files and for one over ``limits``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no video file at {path}")
     try:
-        frames = read_mp4(path, size)
+        frames = read_mp4(path, size, limits)
+    except TooLargeError as err:
+        raise TooLargeError(f"video {path}: {err}") from None
     except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file to the user
-        raise ValueError(f"cannot read video {path}: {type(err).__name__}: {err}") from None
+        raise ValueError(f"cannot read video {path}: {err}") from None
     frames = np.asarray(frames)
     if frames.ndim == 3:
         frames = frames[..., None].repeat(3, axis=-1)
@@ -84,34 +88,58 @@ def to_uint8_frames(frames: np.ndarray, size: int, name: str) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames])
 
 
-def load_clip(cfg: ScoreConfig, views: tuple[str, ...]) -> tuple[Clip, list[str]]:
+def load_clip(cfg: ScoreConfig, views: tuple[str, ...],
+              limits: DecodeLimits = UNLIMITED) -> tuple[Clip, list[str]]:
     """The clip for ``views`` and notes about views filled with black frames."""
     if {"external", "scene"} <= set(views) and cfg.scene is None:
         raise ValueError("this reasoner reads both the external and the scene view; give the scene video with "
                          "--scene (--video is the external view)")
     files = {"external": cfg.video, "wrist": cfg.wrist, "scene": cfg.scene or cfg.video}
-    read = {v: read_video(p, cfg.size) for v, p in files.items() if p is not None and v in views}
+    read = {v: read_video(p, cfg.size, limits) for v, p in files.items() if p is not None and v in views}
     lengths = {v: len(f) for v, f in read.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"the views have different lengths: {lengths}; give videos of the same episode")
+    distinct_views(read)
     n = next(iter(lengths.values()))
     notes = [f"no {v} video given: the model sees black frames there" for v in views if v not in read]
     frames = {v: read.get(v, np.zeros((n, cfg.size, cfg.size, 3), np.uint8)) for v in views}
     return Clip(frames), notes
 
 
+def distinct_views(frames: dict[str, np.ndarray]) -> None:
+    """A clear error when two views hold the same frames: one camera given twice."""
+    names = list(frames)
+    for i, a in enumerate(names):
+        if same := [b for b in names[i + 1:] if np.array_equal(frames[a], frames[b])]:
+            raise ValueError(f"the {a} and {same[0]} views are the same video; each view is its own camera. With "
+                             f"one camera, give it alone: the other view is read as black frames (said in the notes)")
+
+
+def check_request(cfg: ScoreConfig) -> None:
+    """The goal and stride checks every reading of videos starts with."""
+    check_goal(cfg.goal)
+    if not isinstance(cfg.stride, int) or cfg.stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {cfg.stride!r}")
+
+
 def score(cfg: ScoreConfig, reasoner: Reasoner | None = None) -> dict[str, Any]:
     """Progress and reasoning for the config's videos, read by ``reasoner`` (default: ``cfg.model`` loaded)."""
-    if not cfg.goal.strip():
-        raise ValueError("empty goal text; say what the robot should do, e.g. --goal 'close the window'")
-    if cfg.stride < 1:
-        raise ValueError(f"stride must be >= 1, got {cfg.stride}")
+    check_request(cfg)
     reasoner = reasoner or load_reasoner(cfg.model)
     clip, notes = load_clip(cfg, reasoner.views)
-    judged = reason(reasoner, [clip], [cfg.goal], think=cfg.think, stride=cfg.stride)[0]
+    return reading(cfg, clip, notes, reason(reasoner, [clip], [cfg.goal], think=cfg.think, stride=cfg.stride)[0])
+
+
+def reading(cfg: ScoreConfig, clip: Clip, notes: list[str], judged: Judgement) -> dict[str, Any]:
+    """What `sole score --json` prints for a judged clip."""
+    if judged.parse_failures:
+        notes = [*notes, f"{judged.parse_failures} of {len(judged.steps)} answers did not parse (no "
+                         "<answer>N%</answer>); progress kept the previous value there: check that the model writes "
+                         "the SOLE-R1 answer format"]
     return {"goal": cfg.goal, "model": cfg.model, "frames": len(clip), "progress": judged.progress,
             "per_frame": [round(float(p), 4) for p in judged.per_frame], "notes": notes,
-            "steps": [{"t": t, "progress": s.progress, "text": s.text} for t, s in judged.steps]}
+            "parse_failures": judged.parse_failures,
+            "steps": [{"t": t, "progress": s.progress, "text": s.text, "parsed": s.parsed} for t, s in judged.steps]}
 
 
 def main(cfg: ScoreConfig) -> dict[str, Any]:

@@ -94,3 +94,4 @@ def test_malformed_reply_falls_back_to_the_previous_progress(local):
     app.post = lambda url, json: reply()
     judged = reason(ApiReasoner("http://testserver/v1", client=app), [clip()], [GOAL], think=False)[0]
     assert judged.progress == 0.0 and all(s.progress == 0.0 for _, s in judged.steps)
+    assert judged.parse_failures == len(judged.steps) == 4  # counted, not silent

@@ -185,3 +185,34 @@ def test_frozen_state_matches_eager_at_any_batch_size(model):
         args = (r.conditions(x.goals), x.prev_progress, *(x.frames[v] for v in r.views))
         with torch.no_grad():
             torch.testing.assert_close(frozen(*args), model.state(*args), atol=1e-5, rtol=1e-4)
+
+
+def test_goal_caches_keep_the_most_recently_used_goals(model, monkeypatch):
+    import sole.models.goaltext as goaltext
+
+    def fake_minilm(goals):  # features of a new string, without loading MiniLM
+        g = torch.Generator().manual_seed(sum(map(ord, goals[0])))
+        return (torch.randn(len(goals), 384, generator=g), torch.randn(len(goals), 16, 384, generator=g),
+                torch.ones(len(goals), 16, dtype=torch.bool))
+
+    monkeypatch.setattr(goaltext, "encode_minilm", fake_minilm)
+    goals = [f"move the cup {i} cm" for i in range(6)] + ["close the window"]
+    unbounded = CompactReasoner(model, goal_cache=100)
+    want = {g: [s.progress for s in unbounded.judge(queries(2, goal=g), think=False)] for g in goals}
+    bounded = CompactReasoner(model, goal_cache=2)
+    assert len(model.goal_text.new) == 2  # the model's memo of text features is bounded with it
+    for goal in goals + goals[:1]:
+        assert [s.progress for s in bounded.judge(queries(2, goal=goal), think=False)] == want[goal]
+        assert len(bounded._goals) <= 2 and len(model.goal_text.new) <= 2
+    assert list(bounded._goals) == ["close the window", goals[0]]  # the least recently used went first
+    monkeypatch.setenv("SOLE_GOAL_CACHE", "3")
+    assert CompactReasoner(model)._goals.size == 3
+
+
+def test_a_reasoner_with_its_goal_cache_copies_whole(model):
+    import copy
+
+    r = CompactReasoner(model, goal_cache=2)
+    r.judge(queries(1), think=False)
+    twin = copy.deepcopy(r)
+    assert twin._goals.size == 2 and list(twin._goals) == list(r._goals) and twin.model.goal_text.new.size == 2

@@ -49,7 +49,8 @@ def test_scene_view_comes_from_video_or_scene(ckpt, tiny_scene_checkpoint, tmp_p
     both = f"mean:{ckpt}+{tiny_scene_checkpoint}"
     with pytest.raises(ValueError, match="--scene"):
         main(ScoreConfig(goal="close the window", video=a, model=both, think=False))
-    out = main(ScoreConfig(goal="close the window", video=a, wrist=b, scene=b, model=both, think=False))
+    c = write_video(tmp_path / "c.mp4", seed=2)
+    out = main(ScoreConfig(goal="close the window", video=a, wrist=b, scene=c, model=both, think=False))
     assert len(out["per_frame"]) == 6 and not out["notes"]
 
 
@@ -83,3 +84,49 @@ def test_empty_goal(ckpt, tmp_path):
 def test_nan_frames():
     with pytest.raises(ValueError, match="NaN"):
         to_uint8_frames(np.full((3, 8, 8, 3), np.nan, np.float32), 64, "x")
+
+
+def test_one_camera_given_for_two_views_is_refused(ckpt, tmp_path):
+    a = write_video(tmp_path / "a.mp4")
+    copy = write_bytes(tmp_path / "copy.mp4", (tmp_path / "a.mp4").read_bytes())
+    for wrist in (a, copy):
+        with pytest.raises(ValueError, match="external and wrist views are the same video.*give it alone"):
+            main(ScoreConfig(goal="close the window", video=a, wrist=wrist, model=ckpt, think=False))
+
+
+@pytest.mark.parametrize("goal", [None, 5])
+def test_a_goal_that_is_not_text_is_a_clear_error(ckpt, tmp_path, goal):
+    with pytest.raises(ValueError, match="goal must be text"):
+        main(ScoreConfig(goal=goal, video=write_video(tmp_path / "a.mp4"), model=ckpt))
+
+
+class Unparsed:
+    """A reasoner whose every other answer has no <answer> tag."""
+
+    views = ("external",)
+
+    def judge(self, queries, *, think=True):
+        from sole.models.base import answer_step
+
+        return [answer_step("<answer>40%</answer>" if q.current["external"].mean() > 1e9 or i % 2 else "hm",
+                            q.prev_progress) for i, q in enumerate(queries)]
+
+
+def test_unparsed_answers_are_counted_and_noted(tmp_path, capsys, caplog):
+    from sole.models.score import score
+
+    out = score(ScoreConfig(goal="close the window", video=write_video(tmp_path / "a.mp4"), json=True), Unparsed())
+    assert out["parse_failures"] == 5 and [s["parsed"] for s in out["steps"]] == [False] * 5
+    assert out["progress"] == 0.0 and "5 of 5 answers did not parse" in out["notes"][-1]
+    assert "did not parse" in caplog.text and caplog.text.count("did not parse") == 1  # one warning per clip
+
+
+def test_an_unreadable_video_is_one_line_without_the_ffmpeg_banner(tmp_path, capsys):
+    from sole.cli import main as cli
+
+    bad = write_bytes(tmp_path / "bad.mp4", b"not a video at all")
+    with pytest.raises(SystemExit):
+        cli(["score", "--goal", "close the window", "--video", bad, "--json"])
+    out = capsys.readouterr()
+    assert "ffmpeg version" not in out.out + out.err and "configuration:" not in out.out + out.err
+    assert out.out == "" and len(out.err.strip().splitlines()) == 1 and "Invalid data found" in out.err
