@@ -11,7 +11,7 @@ steps extends the run), where the run is written and shown, and the hardware it 
 
 Checkpoints are written into a fresh directory, fsynced, then published by atomically replacing
 ``checkpoint.json``, so one complete checkpoint exists at every instant; directories it does not name are
-leftovers of an interrupted write and are removed when the folder is next read. On resume, `open_logger` cuts
+leftovers of an interrupted write and are removed when a rerun resumes the folder. On resume, `open_logger` cuts
 ``metrics.jsonl`` back to the checkpoint's step and rebuilds ``tb/`` from it, so every reader sees one timeline.
 """
 
@@ -151,18 +151,24 @@ def save_checkpoint(run: Path, step: int, write: Callable[[Path], None]) -> Path
 
 
 def current_checkpoint(run: Path) -> tuple[Path, int] | None:
-    """The run's published checkpoint directory and step (None when it has none); removes leftovers of an
-    interrupted checkpoint write."""
+    """The run's published checkpoint directory and step (None when it has none). Reading changes nothing, so a
+    reader may look into a run that is still training."""
     pointer = run / POINTER
     if not pointer.exists():
-        _remove_leftovers(run / "checkpoints", keep=None)
         return None
     meta = json.loads(pointer.read_text())
     path = run / meta["path"]
     if not path.is_dir():
         raise FileNotFoundError(f"{pointer} names {path}, which is missing; pass --no-resume to start the run over")
-    _remove_leftovers(run / "checkpoints", keep=path)
     return path, int(meta["step"])
+
+
+def resume_checkpoint(run: Path) -> tuple[Path, int] | None:
+    """`current_checkpoint`, for the process that goes on writing the run: every other directory under
+    ``checkpoints/`` is a leftover of an interrupted write and is removed."""
+    ckpt = current_checkpoint(run)
+    _remove_leftovers(run / "checkpoints", keep=ckpt[0] if ckpt else None)
+    return ckpt
 
 
 def _remove_leftovers(root: Path, keep: Path | None) -> None:

@@ -199,7 +199,7 @@ def new_model(cfg: SACConfig, venv: RewardVecEnv) -> SAC:
 
 def load_or_new(cfg: SACConfig, venv: RewardVecEnv, run: Path) -> SAC:
     """The run's checkpoint when it has one, else a new model."""
-    ckpt = runs.current_checkpoint(run)
+    ckpt = runs.resume_checkpoint(run)
     if ckpt is None:
         return new_model(cfg, venv)
     folder, step = ckpt

@@ -2,12 +2,11 @@
 
 Each job is a plain `sole rl` run (its own run folder, resumable); a run whose result has the job's config hash
 and covers its steps is not trained again (`sole.rl.runs.finished`). Every job's task and reward are checked, its
-reasoner loaded once, before anything is written. The sweep
-writes comparison.json, a rich table (final success, hacking rate, reward / oracle success ratio per task) and
-curves.png (evaluation success vs agent steps, mean over seeds, one panel per task, a line per reward). Rewards
-are compared at equal steps: a task's "final" figures are read at the last evaluation step that every one of its
-runs shares, so runs stopped early (e.g. under a time limit, collected with ``--no-run``) or evaluated on different
-schedules are still compared fairly.
+reasoner loaded once, before anything is written. The sweep writes comparison.json, a rich table (final success,
+hacking rate, reward / oracle success ratio per task) and curves.png (evaluation success vs agent steps, mean over
+seeds, one panel per task, a line per reward). Rewards are compared at equal steps: a task's "final" figures are
+read at the last evaluation step that every one of its runs shares, so runs stopped early (e.g. under a time limit,
+collected with ``--no-run``) or evaluated on different schedules are still compared fairly.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ def write_files(step: int):
 
 
 def assert_complete(run: Path, step: int) -> None:
-    folder, saved = runs.current_checkpoint(run)
+    assert runs.current_checkpoint(run)[1] == step
+    folder, saved = runs.resume_checkpoint(run)
     assert saved == step
     assert (folder / "model.zip").read_bytes().endswith(str(step).encode())
     assert (folder / "replay.pkl").read_bytes().endswith(str(step).encode())
@@ -74,7 +75,14 @@ def test_every_in_between_file_state_reads_one_complete_checkpoint(tmp_path):
     (leftover / "model.zip").write_bytes(b"m")  # a new one half written, the pointer not yet swapped
     assert_complete(tmp_path, 2)
     (tmp_path / runs.POINTER).unlink()  # never published: no checkpoint, and nothing left over
-    assert runs.current_checkpoint(tmp_path) is None and not any((tmp_path / "checkpoints").iterdir())
+    assert runs.resume_checkpoint(tmp_path) is None and not any((tmp_path / "checkpoints").iterdir())
+
+
+def test_reading_the_checkpoint_of_a_run_in_training_leaves_its_writes_alone(tmp_path):
+    runs.save_checkpoint(tmp_path, 1, write_files(1))
+    writing = tmp_path / "checkpoints" / "step-2-inprogress"
+    writing.mkdir()
+    assert runs.current_checkpoint(tmp_path)[1] == 1 and writing.exists()
 
 
 def test_config_hash_leaves_out_only_the_unhashed_fields():
