@@ -1,31 +1,34 @@
 """Streaming rewards for RL: a reward source's progress turned into a per-step reward, batched across envs.
 
-A *source* answers "how far along is env i" for a batch of envs in one call. The `Rewarder` keeps, per env, the
-streaming state of the SOLE-R1 contract (first frame, previously queried frame, previous progress), so a step
-costs one query of O(1) frames; it asks every ``every``-th agent step (and at an episode's last step) and holds or
-linearly extrapolates the estimate in between; the reward is the progress (default) or its change, times a scale.
+`resolve_reward` turns a `RewardConfig` and a task into a `Reward`, once per command: it parses the reasoner spec
+and loads the reasoner, and everything downstream receives that object. A `Reward` answers "how far along is env
+i" for a batch of envs in one call. The `Rewarder` keeps, per env, the streaming state of the SOLE-R1 contract
+(first frame, previously queried frame, previous progress), so a step costs one query of O(1) frames; it is asked at
+the steps `query_step` picks (every ``every``-th agent step and an episode's last) and holds or linearly
+extrapolates the estimate in between; the reward is the progress (default) or its change, times a scale.
 
 Sources, one name each (`SOURCES`):
 - ``sole``: a reasoner (`sole.models.registry.load_reasoner`), fed only rendered frames and the goal text.
 - ``oracle-dense`` / ``oracle-sparse``: the simulator's progress label / success flag. **These two are the only
-  rewards allowed to read `TaskEnv.privileged()`**; they exist as upper bounds, never as the method.
+  rewards that read the simulator state (`TaskEnv.privileged()`)**; they exist as upper bounds, never as the method.
 - ``zero``: no reward, a floor for comparisons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from sole.envs.tasks import get_task
 from sole.models.base import Query, Reasoner, Step
 
+if TYPE_CHECKING:
+    from sole.envs.progress import Privileged
+    from sole.envs.tasks import TaskSpec
+
 Frames = dict[str, np.ndarray]
-Judge = Callable[[list[int], list[Query]], list[Step]]
-"""(env indices, their queries) -> one answer per queried env."""
 
 
 @dataclass(frozen=True)
@@ -33,19 +36,24 @@ class RewardConfig:
     source: str = "sole"
     """Reward source: sole, oracle-dense, oracle-sparse or zero."""
     model: str = ""
-    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B, median:A+B+C); default: the
-    fold model that never saw the task. ``{fold}`` is that task's held-out fold, e.g.
+    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B, median:A+B+C, gated:SPEC);
+    default: the fold model that never saw the task. ``{fold}`` is that task's held-out fold, e.g.
     min:compact:fold-{fold}+compact:fold-{fold}-s1 (`sole.models.registry.spec_for_task`)."""
     every: int = 1
-    """Query the source every k agent steps (and at an episode's last step)."""
+    """Query the source every k agent steps (and at an episode's last step), holding or extrapolating between."""
     between: Literal["hold", "extrapolate"] = "hold"
     """Between queries, hold the last estimate or extrapolate the last two linearly."""
     mode: Literal["progress", "delta"] = "progress"
     """Reward = progress (SOLE-R1) or its change since the previous step (potential-based shaping)."""
-    scale: float = 1.0
-    """Multiplies the reward."""
+    scale: float = 10.0
+    """Multiplies the reward: 10 puts progress in [0, 10] per step, the range of Meta-World's own dense reward that
+    published SAC settings are tuned for (at scale 1 the learned entropy bonus is as large as the reward)."""
     think: bool = False
     """Ask the reasoner to write its reasoning during training (slower); evaluation videos always think."""
+
+    def label(self) -> str:
+        """The source, with the reasoner spec when one is named (``sole=compact``)."""
+        return f"{self.source}={self.model}" if self.model else self.source
 
     def validate(self) -> None:
         if self.source not in SOURCES:
@@ -59,66 +67,90 @@ class RewardConfig:
 
 
 @dataclass(frozen=True)
-class Source:
-    """What a reward source reads and how it answers."""
+class Reward:
+    """A reward resolved for one task: its settings, the task's goal, and the loaded source."""
 
-    views: tuple[str, ...]
-    """Views to render for it (empty: it reads no pixels)."""
-    judge: Judge
-    privileged: bool
-    """True for the oracles, which read simulator state; an agent trained on them is a reference, not a result."""
+    cfg: RewardConfig
+    goal: str
+    """The goal text the reasoner is asked about."""
     reasoner: Reasoner | None = None
+    """The ``sole`` source's reasoner; None for the sources that read no pixels."""
+    read_state: Callable[[Privileged | None], float] | None = None
+    """The other sources' progress, from the simulator state at a query step (None unless ``privileged``)."""
+    privileged: bool = False
+    """True for the oracles, which read simulator state; an agent trained on them is a reference, not a result."""
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """Views to render for it (empty: it reads no pixels)."""
+        return tuple(self.reasoner.views) if self.reasoner is not None else ()
+
+    def thinking(self) -> Reward:
+        """The same reward asking the reasoner to write its reasoning (for videos)."""
+        return replace(self, cfg=replace(self.cfg, think=True))
+
+    def judge(self, queries: list[Query], states: list[Privileged | None]) -> list[Step]:
+        """One answer per query; ``states`` is the simulator state at each (given only to privileged sources)."""
+        if self.reasoner is not None:
+            return self.reasoner.judge(queries, think=self.cfg.think)
+        assert self.read_state is not None
+        return [Step(progress=self.read_state(s)) for s in states]
 
 
 # --- sources ----------------------------------------------------------------------------------------------------
-def reasoner_source(reasoner: Reasoner, think: bool = False) -> Source:
-    """A reasoner as a reward: sees only the queries (goal text + rendered frames + its previous answer)."""
-    return Source(views=tuple(reasoner.views), judge=lambda _idx, queries: reasoner.judge(queries, think=think),
-                  privileged=False, reasoner=reasoner)
-
-
-def _sole(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
+def _sole(cfg: RewardConfig, task: TaskSpec) -> Reward:
     from sole.models.registry import load_reasoner, spec_for_task
 
-    return reasoner_source(load_reasoner(spec_for_task(cfg.model, task)), think=cfg.think)
+    return Reward(cfg, task.goals[0], reasoner=load_reasoner(spec_for_task(cfg.model, task.name)))
 
 
-def _oracle_dense(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
-    # Privileged by design: the simulator's progress label, an upper bound for what a reward model can give.
-    return Source(views=(), privileged=True,
-                  judge=lambda idx, _q: [Step(progress=envs[i].privileged().progress) for i in idx])
+def _true_progress(state: Privileged | None) -> float:
+    assert state is not None  # privileged by design: the simulator's progress label, an upper bound
+    return state.progress
 
 
-def _oracle_sparse(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
-    # Privileged by design: the simulator's success flag.
-    return Source(views=(), privileged=True,
-                  judge=lambda idx, _q: [Step(progress=float(envs[i].privileged().success)) for i in idx])
+def _true_success(state: Privileged | None) -> float:
+    assert state is not None  # privileged by design: the simulator's success flag
+    return float(state.success)
 
 
-def _zero(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
-    return Source(views=(), privileged=False, judge=lambda idx, _q: [Step(progress=0.0) for _ in idx])
+def _oracle(read: Callable[[Privileged | None], float]) -> Callable[[RewardConfig, TaskSpec], Reward]:
+    return lambda cfg, task: Reward(cfg, task.goals[0], read_state=read, privileged=True)
 
 
-SOURCES: dict[str, Callable[[RewardConfig, str, Sequence[Any]], Source]] = {
+def _zero(cfg: RewardConfig, task: TaskSpec) -> Reward:
+    return Reward(cfg, task.goals[0], read_state=lambda _state: 0.0)
+
+
+SOURCES: dict[str, Callable[[RewardConfig, TaskSpec], Reward]] = {
     "sole": _sole,
-    "oracle-dense": _oracle_dense,
-    "oracle-sparse": _oracle_sparse,
+    "oracle-dense": _oracle(_true_progress),
+    "oracle-sparse": _oracle(_true_success),
     "zero": _zero,
 }
-"""Reward source name -> builder(config, task, envs). Only the oracle builders touch ``envs``."""
+"""Reward source name -> builder(config, task)."""
 
 
-def make_source(cfg: RewardConfig, task: str, envs: Sequence[Any]) -> Source:
+def resolve_reward(cfg: RewardConfig, task: TaskSpec, reasoner: Reasoner | None = None) -> Reward:
+    """The reward ``cfg`` names for ``task``, its reasoner loaded; a given ``reasoner`` is the ``sole`` source's
+    instead of the one ``cfg.model`` names (tests pass a tiny one)."""
     cfg.validate()
-    return SOURCES[cfg.source](cfg, get_task(task).name, envs)
+    if reasoner is not None and cfg.source == "sole":
+        return Reward(cfg, task.goals[0], reasoner=reasoner)
+    return SOURCES[cfg.source](cfg, task)
+
+
+def query_step(t: int, every: int, last: bool) -> bool:
+    """Whether agent step ``t`` of an episode (1, 2, ...) queries the source: every ``every``-th, and the last."""
+    return last or t % every == 0
 
 
 # --- the streaming rewarder ---------------------------------------------------------------------------------------
 class Rewarder:
-    """Per-env streaming reward state over one source, batched: one `judge` call per step for all due envs."""
+    """Per-env streaming reward state over one `Reward`, batched: one `judge` call per step for all queried envs."""
 
-    def __init__(self, source: Source, goal: str, n_envs: int, cfg: RewardConfig = RewardConfig()):
-        self.source, self.goal, self.cfg = source, goal, cfg
+    def __init__(self, reward: Reward, n_envs: int):
+        self.reward, self.cfg = reward, reward.cfg
         self.n = n_envs
         self.t = np.zeros(n_envs, dtype=np.int64)
         """Agent steps since each env's reset."""
@@ -133,7 +165,7 @@ class Rewarder:
 
     @property
     def views(self) -> tuple[str, ...]:
-        return self.source.views
+        return self.reward.views
 
     def reset(self, i: int, frames: Frames) -> None:
         """Start env ``i``'s episode at its first frame: progress 0, as the contract defines."""
@@ -141,23 +173,20 @@ class Rewarder:
         self.t[i], self.progress[i], self.text[i] = 0, 0.0, ""
         self._q[i] = 0.0
 
-    def due(self, i: int, last: bool = False) -> bool:
-        """Whether env ``i``'s next step is a query step (render its frames only then)."""
-        return last or (int(self.t[i]) + 1) % self.cfg.every == 0
-
-    def step(self, frames: Sequence[Frames | None]) -> np.ndarray:
+    def step(self, frames: Sequence[Frames | None], states: Sequence[Privileged | None] | None = None) -> np.ndarray:
         """Advance every env one agent step and return their rewards (n_envs,).
 
-        ``frames[i]`` is env i's current frames when it is due (see `due`), else None (not queried this step).
+        ``frames[i]`` is env i's current frames at a query step (see `query_step`), else None (not queried);
+        ``states[i]`` its simulator state there, for the privileged sources only.
         """
         if len(frames) != self.n:
             raise ValueError(f"got frames for {len(frames)} envs, the rewarder has {self.n}")
         before = self.progress.copy()
         self.t += 1
         due = [i for i, f in enumerate(frames) if f is not None]
-        queries = [Query(goal=self.goal, first=self._first[i], previous=self._prev[i], current=frames[i],
+        queries = [Query(goal=self.reward.goal, first=self._first[i], previous=self._prev[i], current=frames[i],
                          prev_progress=float(self.progress[i])) for i in due]  # type: ignore[arg-type]
-        answers = self.source.judge(due, queries) if due else []
+        answers = self.reward.judge(queries, [states[i] if states else None for i in due]) if due else []
         for i, step in zip(due, answers, strict=True):
             self._prev[i], self.text[i] = frames[i], step.text  # type: ignore[assignment]
             self._q[i] = (self._q[i, 1], (self.t[i], step.progress))
@@ -171,9 +200,3 @@ class Rewarder:
         if self.cfg.between == "hold" or t1 == self.t[i] or t1 == t0:
             return float(p1)
         return float(np.clip(p1 + (self.t[i] - t1) * (p1 - p0) / (t1 - t0), -1.0, 1.0))
-
-
-def make_rewarder(cfg: RewardConfig, task: str, envs: Sequence[Any], reasoner: Reasoner | None = None) -> Rewarder:
-    """A Rewarder for ``task`` over ``envs``; a given ``reasoner`` replaces the spec lookup of the ``sole`` source."""
-    source = reasoner_source(reasoner, cfg.think) if reasoner is not None else make_source(cfg, task, envs)
-    return Rewarder(source, get_task(task).goals[0], len(envs), cfg)

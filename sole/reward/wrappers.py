@@ -1,12 +1,15 @@
-"""The RL protocol around a `TaskEnv`: action repeat, episode length, and a batched reward from a `Rewarder`.
+"""The RL protocol around a `TaskEnv`: action repeat, episode length, one rendering per step, a batched reward.
 
-What the agent gets from `RewardVecEnv` (an SB3 `VecEnv`): the 39-d Meta-World observation, the Rewarder's
-reward, ``done`` at the time limit, and an info dict with exactly the keys SB3 needs for time limits
-(``TimeLimit.truncated``, ``terminal_observation``) — no success, no progress, no simulator reward.
+Per env, `Sensors` renders each agent step's frames once and hands them on in ``info``: the agent's pixel
+observation (DrQ-v2), the reward's query and the recorded videos all read that one rendering. Over a vector of
+such envs, `RewardVecEnv` (an SB3 `VecEnvWrapper`) replaces the reward with the `Rewarder`'s, one batched query per
+step, and hands the agent the observation, that reward, ``done`` at the time limit, and an info dict with exactly
+the keys SB3 needs for time limits (``TimeLimit.truncated``, ``terminal_observation``): no frames, no success, no
+progress, no simulator reward.
 
 Ground truth goes to the *evaluation channel* `RewardVecEnv.finished`: one `EpisodeRecord` per finished episode
 (simulator success, true and rewarded final progress, return), read by logging and evaluation code, never by the
-agent. It reads `TaskEnv.privileged()` once per episode end (every step only when recording videos), and not at
+agent. `TaskEnv.privileged()` is read once per episode end (every step only when recording videos), and not at
 all with ``truth=False``; the reward itself reads it only for the oracle sources.
 
 Protocol (compares with published state-SAC numbers on Meta-World): 100 agent steps per episode, each action
@@ -16,19 +19,21 @@ layout at every reset.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import TimeLimit
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
-from sole.envs.sim import VIEWS, TaskEnv, make_env
-from sole.models.base import Reasoner
-from sole.reward.rewarder import Frames, RewardConfig, make_rewarder
+from sole.envs.sim import VIEWS, make_env
+from sole.reward.rewarder import Frames, Reward, Rewarder, query_step
+
+if TYPE_CHECKING:
+    from sole.envs.progress import Privileged
+    from sole.envs.tasks import TaskSpec
 
 HORIZON = 100
 """Agent steps per episode."""
@@ -59,30 +64,63 @@ class ActionRepeat(gym.Wrapper):
         return obs, total, terminated, truncated, info
 
 
-class PixelObservation(gym.ObservationWrapper):
-    """Observation = both rendered views stacked as (3 * views, H, W) uint8 + proprio (hand xyz, gripper)."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        size = env.unwrapped.cfg.size
-        self.observation_space = gym.spaces.Dict({
-            "pixels": gym.spaces.Box(0, 255, (3 * len(VIEWS), size, size), np.uint8),
-            "proprio": gym.spaces.Box(-np.inf, np.inf, (PROPRIO.stop,), np.float32)})
-
-    def observation(self, observation: np.ndarray) -> dict[str, np.ndarray]:
-        views = self.env.unwrapped.render_views(VIEWS)
-        pixels = np.concatenate([views[v].transpose(2, 0, 1) for v in VIEWS])  # (3 * views, H, W)
-        return {"pixels": pixels, "proprio": observation[PROPRIO].astype(np.float32)}
-
-
-def make_agent_env(task: str, seed: int = 0, size: int = 64, repeat: int = REPEAT, horizon: int = HORIZON,
-                   pixels: bool = False) -> gym.Env:
-    """`TaskEnv` under the RL protocol: ``repeat`` x action repeat, truncated after ``horizon`` agent steps;
-    ``pixels`` swaps the state observation for `PixelObservation`."""
+def make_agent_env(task: str, seed: int = 0, size: int = 64, repeat: int = REPEAT, horizon: int = HORIZON) -> gym.Env:
+    """`TaskEnv` under the RL protocol: ``repeat`` x action repeat, truncated after ``horizon`` agent steps."""
     if horizon * repeat > 500:
         raise ValueError(f"horizon {horizon} x repeat {repeat} exceeds Meta-World's 500 simulator steps per episode")
-    env = TimeLimit(ActionRepeat(make_env(task, size=size, seed=seed), repeat), max_episode_steps=horizon)
-    return PixelObservation(env) if pixels else env
+    return TimeLimit(ActionRepeat(make_env(task, size=size, seed=seed), repeat), max_episode_steps=horizon)
+
+
+StateReads = Literal["never", "last", "queries", "every"]
+"""At which steps `Sensors` reads the simulator state: never, at an episode's last step (the evaluation channel),
+at the reward's query steps (an oracle source; the last step is one), or at every step (recording videos)."""
+
+
+class Sensors(gym.Wrapper):
+    """Renders each agent step's frames once and puts them in ``info``, for the reward, the agent and videos.
+
+    ``info["frames"]`` holds the ``views`` at the reward's query steps (reset, every ``every``-th step, the last),
+    and every step the camera views when the agent sees ``pixels`` or the episode is recorded; ``info["query"]``
+    says whether the step is a query step; ``info["state"]`` is `TaskEnv.privileged()` at the steps ``state``
+    picks, else None. With ``pixels`` the observation is both camera views stacked as (3 * views, H, W) uint8 plus
+    the robot's own state (hand xyz, gripper), built from the same frames.
+    """
+
+    def __init__(self, env: gym.Env, views: tuple[str, ...], every: int = 1, *, pixels: bool = False,
+                 record: bool = False, state: StateReads = "never"):
+        super().__init__(env)
+        self.views, self.every, self.pixels, self.state = views, every, pixels, state
+        self.always: tuple[str, ...] = VIEWS if pixels or record else ()
+        self.t = 0
+        if pixels:
+            size = env.unwrapped.cfg.size
+            self.observation_space = gym.spaces.Dict({
+                "pixels": gym.spaces.Box(0, 255, (3 * len(VIEWS), size, size), np.uint8),
+                "proprio": gym.spaces.Box(-np.inf, np.inf, (PROPRIO.stop,), np.float32)})
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        obs, _ = self.env.reset(seed=seed, options=options)
+        self.t = 0
+        return self._sense(obs, query=True, last=False)
+
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict]:
+        # The wrapped env's own reward (always 0) and info ({}) are dropped: the reward comes from the Rewarder.
+        obs, _, terminated, truncated, _ = self.env.step(action)
+        self.t += 1
+        last = bool(terminated or truncated)
+        obs, info = self._sense(obs, query=query_step(self.t, self.every, last), last=last)
+        return obs, 0.0, terminated, truncated, info
+
+    def _sense(self, obs: np.ndarray, query: bool, last: bool) -> tuple[Any, dict]:
+        task_env = self.env.unwrapped
+        views = tuple(dict.fromkeys((*(self.views if query else ()), *self.always)))
+        frames = task_env.render_views(views) if views else {}
+        read = {"never": False, "last": last, "queries": query, "every": True}[self.state]
+        info = {"query": query, "frames": frames, "state": task_env.privileged() if read else None}
+        if self.pixels:
+            pixels = np.concatenate([frames[v].transpose(2, 0, 1) for v in VIEWS])  # (3 * views, H, W)
+            obs = {"pixels": pixels, "proprio": obs[PROPRIO].astype(np.float32)}
+        return obs, info
 
 
 @dataclass
@@ -115,96 +153,82 @@ class EpisodeRecord:
         return self.reward_progress >= HACKED and not self.success
 
 
-class RewardVecEnv(DummyVecEnv):
-    """In-process vector of agent envs whose reward comes from one `Rewarder`: one batched query per step.
+
+AGENT_INFO = ("TimeLimit.truncated", "terminal_observation")
+"""The only info keys the agent gets."""
+
+
+class RewardVecEnv(VecEnvWrapper):
+    """A vector of `Sensors` envs whose reward comes from one `Rewarder`: one batched query per step.
 
     ``truth`` fills the evaluation channel `finished`; ``record`` also keeps every frame and the true and
     rewarded progress curves of each episode, for videos.
     """
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], task: str, reward: RewardConfig, *,
-                 truth: bool = True, record: bool = False, reasoner: Reasoner | None = None):
-        super().__init__(env_fns)
-        self.task_envs: list[TaskEnv] = [e.unwrapped for e in self.envs]  # type: ignore[misc]
-        self.rewarder = make_rewarder(reward, task, self.task_envs, reasoner)
+    def __init__(self, venv: VecEnv, reward: Reward, *, truth: bool = True, record: bool = False):
+        super().__init__(venv)
+        self.rewarder = Rewarder(reward, self.num_envs)
         self.truth, self.record = truth or record, record
         self.finished: list[EpisodeRecord] = []
         """Evaluation channel: ground truth of every finished episode, in order of finishing."""
         self._returns = np.zeros(self.num_envs)
         self._episode: list[EpisodeRecord | None] = [None] * self.num_envs
 
-    # --- SB3 VecEnv -----------------------------------------------------------------------------------------------
     def reset(self) -> VecEnvObs:
-        for i in range(self.num_envs):
-            self._save_obs(i, self._start(i, self._seeds[i]))
-        self._reset_seeds()
-        self._reset_options()
-        return self._obs_from_buf()
+        obs = self.venv.reset()
+        for i, info in enumerate(self.venv.reset_infos):
+            self._start(i, info)
+        return obs
 
     def step_wait(self) -> VecEnvStepReturn:
-        obs, frames, infos = [], [], []
-        for i, env in enumerate(self.envs):
-            # The wrapped env's own reward (always 0) and info ({}) are dropped: the agent sees only what we build.
-            o, _, terminated, truncated, _ = env.step(self.actions[i])
-            self.buf_dones[i] = terminated or truncated
-            infos.append({"TimeLimit.truncated": bool(truncated and not terminated)})
-            obs.append(o)
-            frames.append(self._render(i) if self.rewarder.due(i, last=bool(self.buf_dones[i])) else None)
-        self.buf_rews[:] = self.rewarder.step(frames)
-        self._returns += self.buf_rews
-        for i in range(self.num_envs):
+        obs, _, dones, infos = self.venv.step_wait()
+        frames = [self._reward_frames(info) if info["query"] else None for info in infos]
+        rewards = self.rewarder.step(frames, [info["state"] for info in infos]).astype(np.float32)
+        self._returns += rewards
+        for i, info in enumerate(infos):
             if self.record:
-                self._remember(i, frames[i])
-            if self.buf_dones[i]:
-                infos[i]["terminal_observation"] = obs[i]
+                self._remember(i, info)
+            if dones[i]:  # the env has reset already: its new episode's first frames are in reset_infos
                 if self.truth:
-                    self.finished.append(self._close_episode(i))
-                obs[i] = self._start(i, None)
-            self._save_obs(i, obs[i])
-        self.buf_infos = infos
-        return self._obs_from_buf(), self.buf_rews.copy(), self.buf_dones.copy(), [dict(d) for d in infos]
+                    self.finished.append(self._close_episode(i, info["state"]))
+                self._start(i, self.venv.reset_infos[i])
+        return obs, rewards, dones, [{k: info[k] for k in AGENT_INFO if k in info} for info in infos]
 
     # --- helpers ------------------------------------------------------------------------------------------------
-    def _views(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*VIEWS, *self.rewarder.views))) if self.record else self.rewarder.views
+    def _reward_frames(self, info: dict) -> Frames:
+        return {v: info["frames"][v] for v in self.rewarder.views}
 
-    def _render(self, i: int) -> Frames:
-        return self.task_envs[i].render_views(self._views())
-
-    def _start(self, i: int, seed: int | None) -> np.ndarray:
-        obs, self.reset_infos[i] = self.envs[i].reset(seed=seed)
-        frames = self._render(i) if self._views() else {}
-        self.rewarder.reset(i, {v: frames[v] for v in self.rewarder.views})
+    def _start(self, i: int, info: dict) -> None:
+        self.rewarder.reset(i, self._reward_frames(info))
         self._returns[i] = 0.0
         if self.record:
             self._episode[i] = EpisodeRecord(False, False, 0.0, 0.0, 0.0, 0, frames={v: [] for v in VIEWS})
-            self._remember(i, frames)
-        return obs
+            self._remember(i, info)
 
-    def _remember(self, i: int, frames: Frames | None) -> None:
+    def _remember(self, i: int, info: dict) -> None:
         rec = self._episode[i]
         assert rec is not None
-        frames = frames if frames is not None else self._render(i)
         for v in VIEWS:
-            rec.frames[v].append(frames[v])
+            rec.frames[v].append(info["frames"][v])
         rec.reward_curve.append(float(self.rewarder.progress[i]))
-        rec.true_curve.append(self.task_envs[i].privileged().progress)  # recording is for evaluation videos only
+        rec.true_curve.append(info["state"].progress)  # recording is for evaluation videos only
         rec.texts.append(self.rewarder.text[i])
 
-    def _close_episode(self, i: int) -> EpisodeRecord:
-        truth = self.task_envs[i].privileged()  # evaluation channel: read after the reward was computed
+    def _close_episode(self, i: int, truth: Privileged) -> EpisodeRecord:
         rec = self._episode[i] or EpisodeRecord(False, False, 0.0, 0.0, 0.0, 0)
         rec.success, rec.ever_success, rec.true_progress = truth.success, truth.ever_success, truth.progress
-        rec.reward_progress, rec.ret, rec.length = float(self.rewarder.progress[i]), float(self._returns[i]), int(
-            self.rewarder.t[i])
+        rec.reward_progress, rec.ret = float(self.rewarder.progress[i]), float(self._returns[i])
+        rec.length = int(self.rewarder.t[i])
         self._episode[i] = None
         return rec
 
 
-def make_vec_env(task: str, reward: RewardConfig, n_envs: int = 1, seed: int = 0, size: int = 64, *,
-                 horizon: int = HORIZON, pixels: bool = False, truth: bool = True, record: bool = False,
-                 reasoner: Reasoner | None = None) -> RewardVecEnv:
-    """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched reward."""
-    fns = [lambda s=seed + k: make_agent_env(task, seed=s, size=size, horizon=horizon, pixels=pixels)
+def make_vec_env(task: TaskSpec, reward: Reward, n_envs: int = 1, seed: int = 0, size: int = 64, *,
+                 horizon: int = HORIZON, pixels: bool = False, truth: bool = True,
+                 record: bool = False) -> RewardVecEnv:
+    """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched ``reward``."""
+    state: StateReads = "every" if record else "queries" if reward.privileged else "last" if truth else "never"
+    fns = [lambda s=seed + k: Sensors(make_agent_env(task.name, seed=s, size=size, horizon=horizon), reward.views,
+                                      reward.cfg.every, pixels=pixels, record=record, state=state)
            for k in range(n_envs)]
-    return RewardVecEnv(fns, task, reward, truth=truth, record=record, reasoner=reasoner)
+    return RewardVecEnv(DummyVecEnv(fns), reward, truth=truth, record=record)

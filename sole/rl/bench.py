@@ -2,8 +2,8 @@
 
 One run times the same agent steps twice: with the reward off (physics only, as state SAC with a free reward
 would run) and on (physics + rendering the views the reward reads + the batched reward query). The SAC update
-is timed separately on a filled replay buffer and charged per agent step at ``train_freq``. The goal in the
-issue: the reward adds <= 25% to physics + rendering.
+is timed separately on a filled replay buffer and charged per agent step at ``train_freq``. The goal: the reward
+adds <= 25% to physics + rendering.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +23,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from sole.envs.tasks import TaskSpec, get_task
 from sole.models.base import Reasoner
-from sole.reward.rewarder import RewardConfig, make_rewarder
+from sole.reward.rewarder import Reward, RewardConfig, Rewarder, resolve_reward
 from sole.reward.wrappers import make_agent_env
 
 console = Console()
@@ -35,12 +36,9 @@ T = TypeVar("T")
 class BenchConfig:
     task: str = "window-close"
     """Meta-World task."""
-    reward: str = "sole"
-    """Reward source to time (sole, oracle-dense, oracle-sparse, zero)."""
-    model: str = ""
-    """Reasoner spec or checkpoint dir for the sole reward; default the held-out fold model."""
-    think: bool = False
-    """Time the reward with reasoning text (videos) instead of the progress head (training)."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """The reward to time (``--reward.source``, ``--reward.model``; ``--reward.think`` times the reasoning text of
+    videos instead of the progress head of training)."""
     steps: int = 200
     """Agent steps timed per mode."""
     n_envs: int = 1
@@ -74,11 +72,10 @@ class Timer:
         return out
 
 
-def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None = None) -> dict[str, float]:
+def time_env_steps(cfg: BenchConfig, reward: Reward) -> dict[str, float]:
     """Milliseconds per agent step of physics (2 simulator steps), rendering and the reward query."""
     envs = [make_agent_env(cfg.task, seed=k, size=cfg.size) for k in range(cfg.n_envs)]
-    source = RewardConfig(source=cfg.reward if reward_on else "zero", model=cfg.model, think=cfg.think)
-    rewarder = make_rewarder(source, cfg.task, [e.unwrapped for e in envs], reasoner)
+    rewarder = Rewarder(reward, len(envs))
     timer, rng = Timer(), np.random.default_rng(0)
 
     def render(env: gym.Env) -> dict[str, np.ndarray]:
@@ -88,7 +85,7 @@ def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None 
         for i, env in enumerate(envs):
             env.reset(seed=i)
             rewarder.reset(i, render(env))
-        rewarder.step([render(e) for e in envs])  # warm-up (lazy model/renderer set-up)
+        rewarder.step([render(e) for e in envs], [_state(e, reward) for e in envs])  # warm-up (lazy set-up)
         for _ in range(cfg.steps):
             for i, env in enumerate(envs):
                 _, _, term, trunc, _ = timer.time("physics", env.step, rng.uniform(-1, 1, 4))
@@ -96,7 +93,7 @@ def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None 
                     env.reset()
                     rewarder.reset(i, render(env))
             frames = [timer.time("render", render, e) for e in envs]
-            timer.time("reward", rewarder.step, frames)
+            timer.time("reward", rewarder.step, frames, [_state(e, reward) for e in envs])
     finally:
         for env in envs:
             env.close()
@@ -104,14 +101,18 @@ def time_env_steps(cfg: BenchConfig, reward_on: bool, reasoner: Reasoner | None 
     return {part: 1000 * timer.total[part] / n for part in ("physics", "render", "reward")}
 
 
-def time_updates(cfg: BenchConfig) -> float:
+def _state(env: gym.Env, reward: Reward) -> Any:
+    return env.unwrapped.privileged() if reward.privileged else None  # the oracles' reading of the simulator
+
+
+def time_updates(cfg: BenchConfig, task: TaskSpec) -> float:
     """Milliseconds per SAC gradient step on a replay buffer of random transitions."""
     from stable_baselines3 import SAC
     from stable_baselines3.common.logger import configure
 
     from sole.reward.wrappers import make_vec_env
 
-    venv = make_vec_env(cfg.task, RewardConfig(source="zero"), truth=False)
+    venv = make_vec_env(task, resolve_reward(RewardConfig(source="zero"), task), truth=False)
     try:
         model = SAC("MlpPolicy", venv, batch_size=cfg.batch_size, buffer_size=10_000,
                     policy_kwargs={"net_arch": list(cfg.hidden)}, device="cpu", seed=0)
@@ -132,9 +133,10 @@ def time_updates(cfg: BenchConfig) -> float:
 def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]:
     """Time both modes and the update; print a table, write ``out`` and return the figures (ms per agent step)."""
     torch.set_num_threads(cfg.threads)
-    off = time_env_steps(cfg, reward_on=False)
-    on = time_env_steps(cfg, reward_on=True, reasoner=reasoner)
-    update = time_updates(cfg) if cfg.updates else 0.0
+    task = get_task(cfg.task)
+    off = time_env_steps(cfg, resolve_reward(replace(cfg.reward, source="zero"), task))
+    on = time_env_steps(cfg, resolve_reward(cfg.reward, task, reasoner))
+    update = time_updates(cfg, task) if cfg.updates else 0.0
     per_step_update = update / cfg.train_freq
     base = on["physics"] + on["render"]
     result = {
@@ -145,8 +147,8 @@ def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]
         "reward_overhead_vs_step_render": on["reward"] / base if base else 0.0,
         "load_avg_1min": os.getloadavg()[0],
     }
-    table = Table(title=f"sole bench rl: {cfg.task}, reward {cfg.reward}, {cfg.n_envs} env(s), "
-                        f"{'thinking' if cfg.think else 'progress head'}")
+    table = Table(title=f"sole bench rl: {cfg.task}, reward {cfg.reward.label()}, {cfg.n_envs} env(s), "
+                        f"{'thinking' if cfg.reward.think else 'progress head'}")
     table.add_column("part (ms per agent step)")
     table.add_column("reward off", justify="right")
     table.add_column("reward on", justify="right")

@@ -1,4 +1,4 @@
-"""`python -m sole.rl.drqv2`: DrQ-v2 on pixels (external + wrist views) + proprio, rewarded by a reward source.
+"""`sole rl drqv2`: DrQ-v2 on pixels (external + wrist views) + proprio, rewarded by a reward source.
 
 The paper-faithful path (SOLE-R1 trains DrQ-v2 on pixels). The agent sees the two rendered views, stacked over
 the last ``frame_stack`` agent steps, and the robot's own state (hand position and gripper opening, obs[0:4]);
@@ -6,15 +6,21 @@ never object or goal positions. Actions are Meta-World's end-effector deltas + g
 DrQ-v2 (Yarats et al. 2021): a shared conv encoder trained by the critic, random-shift augmentation, n-step
 double-Q targets, a deterministic actor with scheduled exploration noise. Defaults are the paper's; ``tiny()``
 is a CPU smoke preset. Episodes have a fixed length (the protocol's 100 agent steps), so the replay buffer
-stores whole episodes as arrays and stacks frames when sampling.
+stores whole episodes as arrays and stacks frames when sampling. Each agent step renders its frames once: the
+agent's observation and the reward's query read the same rendering (`sole.reward.wrappers.Sensors`).
+
+A run folder (`sole.rl.runs`) holds config.json with the config hash, metrics.jsonl, success.png and result.json;
+there is no checkpoint, so a rerun starts its folder over.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -23,9 +29,11 @@ from rich.progress import Progress
 from torch import nn
 
 from sole.envs.sim import VIEWS
-from sole.reward.rewarder import RewardConfig
+from sole.envs.tasks import get_task
+from sole.models.base import Reasoner
+from sole.reward.rewarder import RewardConfig, resolve_reward
 from sole.reward.wrappers import PROPRIO, RewardVecEnv, make_vec_env
-from sole.rl.sac import episode_metrics, plot_success, read_metrics
+from sole.rl import runs
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(stacked pixels (k*C, H, W), proprio) -> action."""
@@ -35,12 +43,8 @@ Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class DrQConfig:
     task: str = "reach"
     """Meta-World task."""
-    reward: str = "oracle-dense"
-    """Reward source: sole, oracle-dense, oracle-sparse or zero."""
-    model: str = ""
-    """Reasoner spec for the sole reward."""
-    reward_scale: float = 10.0
-    """Reward multiplier (10: Meta-World's dense-reward range)."""
+    reward: RewardConfig = field(default_factory=lambda: RewardConfig(source="oracle-dense"))
+    """The reward the agent gets (``--reward.source``, ``--reward.model``, ``--reward.scale``, ...)."""
     steps: int = 500_000
     """Agent steps to train."""
     seed: int = 0
@@ -89,6 +93,11 @@ class DrQConfig:
     """Torch CPU threads."""
     out: str = "runs/drqv2"
     """Parent folder of run folders."""
+    name: str = ""
+    """Run folder name; default ``<task>-<reward>[-<model>]-s<seed>``."""
+
+    UNHASHED: ClassVar[tuple[str, ...]] = ("steps", "out", "name", "device", "threads")
+    """Fields left out of the config hash (`sole.rl.runs.config_hash`)."""
 
     @classmethod
     def tiny(cls) -> DrQConfig:
@@ -97,7 +106,7 @@ class DrQConfig:
                    buffer_episodes=100, eval_every=1_000, eval_episodes=3, size=48)
 
     def run_dir(self) -> Path:
-        return Path(self.out) / f"{self.task}-{self.reward}-s{self.seed}"
+        return Path(self.out) / (self.name or runs.run_name(self.task, self.reward, self.seed))
 
 
 # --- networks ---------------------------------------------------------------------------------------------------
@@ -274,19 +283,19 @@ def run_episode(venv: RewardVecEnv, policy: Policy, stack: int) -> tuple[list, l
     return frames, proprio, actions, rewards
 
 
-def main(cfg: DrQConfig) -> dict[str, float]:
-    """Train DrQ-v2 and return the last evaluation's metrics; writes config.json, metrics.jsonl, success.png and
-    result.json (as a SAC run folder)."""
+def main(cfg: DrQConfig, reasoner: Reasoner | None = None) -> dict[str, float]:
+    """Train DrQ-v2 and return the last evaluation's metrics; writes the run folder (config.json, metrics.jsonl,
+    success.png, result.json). The task and reward are resolved once and checked before the first write;
+    ``reasoner`` replaces the ``reward.model`` spec lookup (tests use a tiny one)."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    reward = RewardConfig(source=cfg.reward, model=cfg.model, scale=cfg.reward_scale)
-    venv = make_vec_env(cfg.task, reward, seed=cfg.seed, size=cfg.size, horizon=cfg.horizon, pixels=True)
-    eval_env = make_vec_env(cfg.task, reward, seed=cfg.seed + 10_000, size=cfg.size, horizon=cfg.horizon,
-                            pixels=True)
+    task = get_task(cfg.task)
+    reward = resolve_reward(cfg.reward, task, reasoner)
+    venv = make_vec_env(task, reward, seed=cfg.seed, size=cfg.size, horizon=cfg.horizon, pixels=True)
+    eval_env = make_vec_env(task, reward, seed=cfg.seed + runs.EVAL_SEED_OFFSET, size=cfg.size,
+                            horizon=cfg.horizon, pixels=True)
     run = cfg.run_dir()
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     channels, stack = 3 * len(VIEWS), cfg.frame_stack
     agent = DrQV2Agent(cfg, channels * stack, PROPRIO.stop - PROPRIO.start)
     replay = EpisodeReplay(cfg, channels, PROPRIO.stop - PROPRIO.start)
@@ -301,30 +310,31 @@ def main(cfg: DrQConfig) -> dict[str, float]:
         return agent.act(x, p, step, explore=False)
 
     try:
-        with open(run / "metrics.jsonl", "w") as log, Progress() as bar:
-            task = bar.add_task(f"drqv2 {cfg.task} [{cfg.reward}]", total=cfg.steps)
+        runs.prepare_run(run, cfg, resume=False)
+        with closing(runs.JSONLWriter(run / "metrics.jsonl")) as log, Progress() as bar:
+            progress = bar.add_task(f"drqv2 {cfg.task} [{cfg.reward.label()}]", total=cfg.steps)
             while step < cfg.steps:
                 ep = run_episode(venv, explore, stack)
                 replay.add(*ep)
                 for _ in range(cfg.horizon // cfg.update_every if step >= cfg.seed_steps else 0):
                     metrics = agent.update(replay.sample(cfg.batch_size, rng), step)
                 step += cfg.horizon
-                row = {"step": step, **metrics, **episode_metrics(venv.finished[-1:], "rollout")}
+                row = metrics | runs.episode_metrics(venv.finished[-1:], "rollout")
                 if step % cfg.eval_every < cfg.horizon or step >= cfg.steps:
                     eval_env.finished.clear()
                     for _ in range(cfg.eval_episodes):
                         run_episode(eval_env, greedy, stack)
-                    last = episode_metrics(eval_env.finished, "eval")
+                    last = runs.episode_metrics(eval_env.finished, "eval")
                     row |= last
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-                bar.update(task, completed=step)
+                log.write(row, dict.fromkeys(row), step)
+                bar.update(progress, completed=step)
     finally:
         venv.close()
         eval_env.close()
-    plot_success(read_metrics(run, "eval/success"), run / "success.png",
-                 f"{cfg.task}: DrQ-v2 with reward {cfg.reward} (seed {cfg.seed})")
-    result = {"task": cfg.task, "reward": cfg.reward, "model": cfg.model, "seed": cfg.seed, "steps": step} | last
+    runs.plot_success(runs.read_metrics(run, "eval/success"), run / "success.png",
+                      f"{cfg.task}: DrQ-v2 with reward {cfg.reward.label()} (seed {cfg.seed})")
+    result = {"task": cfg.task, "reward": cfg.reward.label(), "seed": cfg.seed, "steps": step,
+              "config_hash": runs.config_hash(cfg)} | last
     (run / "result.json").write_text(json.dumps(result, indent=2))
     return last
 

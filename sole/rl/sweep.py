@@ -1,11 +1,12 @@
 """`sole rl sweep`: many (task, reward, seed) SAC runs in parallel processes, then one comparison.
 
-Each job is a plain `sole rl` run (its own run folder, resumable); a finished run is not trained again. The sweep
-writes comparison.json, a rich table (final success, hacking rate, reward / oracle success ratio per task) and
-curves.png (evaluation success vs agent steps, mean over seeds, one panel per task, a line per reward). Rewards
-are compared at equal steps: a task's "final" figures are read at the last evaluation step that every one of its
-runs shares, so runs stopped early (e.g. under a time limit, collected with ``--no-run``) or evaluated on different
-schedules are still compared fairly.
+Each job is a plain `sole rl` run (its own run folder, resumable); a run whose result has the job's config hash
+and covers its steps is not trained again (`sole.rl.runs.finished`). Every job's task and reward are checked, its
+reasoner loaded once, before anything is written. The sweep writes comparison.json, a rich table (final success,
+hacking rate, reward / oracle success ratio per task) and curves.png (evaluation success vs agent steps, mean over
+seeds, one panel per task, a line per reward). Rewards are compared at equal steps: a task's "final" figures are
+read at the last evaluation step that every one of its runs shares, so runs stopped early (e.g. under a time limit,
+collected with ``--no-run``) or evaluated on different schedules are still compared fairly.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sole.envs.tasks import resolve_tasks
+from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.registry import wrap_spec
-from sole.rl.sac import SACConfig, read_metrics
+from sole.reward.rewarder import resolve_reward
+from sole.rl import runs
+from sole.rl.sac import SACConfig
 
 console = Console()
 
@@ -58,18 +61,23 @@ class SweepConfig:
         base = SACConfig(steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
                          train_freq=self.train_freq, videos=self.videos, out=self.out, progress=False)
         sources = [r.partition("=")[::2] for r in self.rewards]  # (source, reasoner spec or "")
-        return [replace(base, task=t, reward=source, model=model, seed=s)
+        return [replace(base, task=t, reward=replace(base.reward, source=source, model=model), seed=s)
                 for t in resolve_tasks(self.tasks) for source, model in sources for s in self.seeds]
 
 
 def run_job(cfg: SACConfig) -> str:
-    """One SAC run in a worker process (skipped when its result already covers the steps)."""
+    """One SAC run in a worker process (skipped when its folder holds this config's result over its steps)."""
     from sole.rl.sac import main
 
-    result = cfg.run_dir() / "result.json"
-    if result.exists() and json.loads(result.read_text())["steps"] >= cfg.steps:
+    if runs.finished(cfg.run_dir(), cfg, cfg.steps):
         return str(cfg.run_dir())
     return str(main(cfg))
+
+
+def check_rewards(jobs: list[SACConfig]) -> None:
+    """Load each distinct (reward, task) of the jobs once: a bad reasoner spec fails before any write."""
+    for reward, task in dict.fromkeys((job.reward, job.task) for job in jobs):
+        resolve_reward(reward, get_task(task))
 
 
 def run_all(jobs: list[SACConfig], workers: int) -> list[str]:
@@ -97,9 +105,9 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = defaultdict(dict)
     groups: dict[str, dict[str, list[dict[int, dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
     for job in jobs:
-        curve = read_metrics(job.run_dir(), "eval/success")
+        curve = runs.read_metrics(job.run_dir(), "eval/success")
         if curve:
-            groups[job.task][job.reward_label()].append({int(row["step"]): row for row in curve})
+            groups[job.task][job.reward.label()].append({int(row["step"]): row for row in curve})
     for task, rewards in groups.items():
         shared = _shared_steps([c for curves in rewards.values() for c in curves])
         if not shared:
@@ -212,6 +220,8 @@ def main(cfg: SweepConfig) -> Path:
     jobs = cfg.jobs()
     for job in jobs:
         job.validate()
+    if cfg.run:
+        check_rewards(jobs)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.run:

@@ -1,13 +1,22 @@
 import numpy as np
 import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 
 from sole.envs.sim import TaskEnv, make_env
-from sole.reward.rewarder import RewardConfig
-from sole.reward.wrappers import REPEAT, EpisodeRecord, make_agent_env, make_vec_env
+from sole.envs.tasks import get_task
+from sole.reward.rewarder import RewardConfig, resolve_reward
+from sole.reward.wrappers import REPEAT, EpisodeRecord, make_agent_env
+from sole.reward.wrappers import make_vec_env as make_resolved_vec_env
 
 HORIZON = 12
 """A short episode keeps the tests fast; the protocol's 100 is the default."""
 AGENT_INFO_KEYS = {"TimeLimit.truncated", "terminal_observation"}
+
+
+def make_vec_env(task: str, reward: RewardConfig, *, reasoner=None, **kw):
+    """The vec env of ``task`` with ``reward`` resolved (progress unscaled unless the config says otherwise)."""
+    spec = get_task(task)
+    return make_resolved_vec_env(spec, resolve_reward(reward, spec, reasoner), **kw)
 
 
 def actions(n: int, n_envs: int = 1, seed: int = 0) -> np.ndarray:
@@ -33,7 +42,7 @@ def no_privileged(monkeypatch):
 
 
 def test_agent_info_has_no_privileged_keys(pixel_reasoner):
-    venv = make_vec_env("reach", RewardConfig(), n_envs=2, horizon=HORIZON, reasoner=pixel_reasoner)
+    venv = make_vec_env("reach", RewardConfig(scale=1.0), n_envs=2, horizon=HORIZON, reasoner=pixel_reasoner)
     try:
         _, rewards, dones, infos = roll(venv, actions(HORIZON + 3, 2))
     finally:
@@ -96,7 +105,7 @@ def test_truth_channel_does_not_change_rewards(pixel_reasoner):
 
 
 def test_oracle_dense_rewards_the_true_progress_and_records_videos():
-    venv = make_vec_env("drawer-close", RewardConfig(source="oracle-dense"), horizon=HORIZON, record=True)
+    venv = make_vec_env("drawer-close", RewardConfig(source="oracle-dense", scale=1.0), horizon=HORIZON, record=True)
     try:
         _, rewards, _, _ = roll(venv, actions(HORIZON))
     finally:
@@ -133,3 +142,62 @@ def test_a_reasoner_of_the_scene_view_reads_it_and_recorded_videos_keep_the_came
     for k, batch in enumerate(pixel_reasoner.batches[:HORIZON]):  # step k's query reads frame k + 1, arm left out
         scene, external = batch[0].current["scene"], recorded["external"][k + 1]
         assert scene.shape == external.shape and not np.array_equal(scene, external)
+
+
+def test_the_reward_wrapper_wraps_a_vec_env(pixel_reasoner):
+    venv = make_vec_env("reach", RewardConfig(), n_envs=2, horizon=HORIZON, reasoner=pixel_reasoner)
+    try:
+        assert isinstance(venv, VecEnvWrapper) and not isinstance(venv, DummyVecEnv)
+        assert isinstance(venv.venv, DummyVecEnv) and venv.num_envs == 2
+    finally:
+        venv.close()
+
+
+@pytest.fixture
+def render_calls(monkeypatch) -> list[tuple[str, ...]]:
+    calls: list[tuple[str, ...]] = []
+    original = TaskEnv.render_views
+
+    def counted(self, views=None):
+        calls.append(tuple(views or ()))
+        return original(self, views)
+
+    monkeypatch.setattr(TaskEnv, "render_views", counted)
+    return calls
+
+
+def test_pixel_agent_and_reward_read_one_rendering_per_step(pixel_reasoner, render_calls):
+    venv = make_vec_env("drawer-close", RewardConfig(), horizon=HORIZON, size=32, pixels=True,
+                        reasoner=pixel_reasoner)
+    try:
+        venv.seed(0)
+        obs = [venv.reset()]
+        for a in actions(5):
+            obs.append(venv.step(a)[0])
+    finally:
+        venv.close()
+    assert len(render_calls) == 1 + 5  # the reset and each step: one rendering, not one for the agent and one more
+    for t, batch in enumerate(pixel_reasoner.batches, start=1):  # step t's query reads what the agent saw at t
+        pixels = obs[t]["pixels"][0]  # (3 * views, H, W)
+        assert np.array_equal(batch[0].current["external"], pixels[:3].transpose(1, 2, 0))
+        assert np.array_equal(batch[0].current["wrist"], pixels[3:].transpose(1, 2, 0))
+
+
+def test_an_episode_last_step_is_read_before_the_env_resets():
+    acts = actions(HORIZON + 2)
+    venv = make_vec_env("drawer-close", RewardConfig(source="oracle-dense", scale=1.0), seed=5, horizon=HORIZON)
+    plain = make_env("drawer-close", seed=5)
+    try:
+        _, rewards, dones, _ = roll(venv, acts)
+        plain.reset(seed=3)
+        for a in acts[:HORIZON, 0]:
+            for _ in range(REPEAT):
+                plain.step(a)
+        final = plain.privileged()
+    finally:
+        venv.close()
+        plain.close()
+    (rec,) = venv.finished
+    assert [t for t, d in enumerate(dones) if d[0]] == [HORIZON - 1]
+    assert rewards[HORIZON - 1][0] == pytest.approx(final.progress) == pytest.approx(rec.true_progress)
+    assert rec.success == final.success and rec.length == HORIZON

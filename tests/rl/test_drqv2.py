@@ -2,8 +2,10 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
+from sole.reward.rewarder import RewardConfig
 from sole.rl.drqv2 import DrQConfig, EpisodeReplay, main, random_shift
 
 torch.set_num_threads(1)
@@ -40,3 +42,20 @@ def test_tiny_run_trains_and_evaluates(tmp_path):
     result = json.loads((cfg.run_dir() / "result.json").read_text())
     assert result["steps"] == 60 and result["eval/success"] == last["eval/success"]
     assert (cfg.run_dir() / "success.png").stat().st_size > 0
+    assert cfg.run_dir().name == "reach-oracle-dense-s0"
+    config = json.loads((cfg.run_dir() / "config.json").read_text())
+    assert config["reward"]["source"] == "oracle-dense" and config["config_hash"] == result["config_hash"]
+
+
+def test_a_sole_reward_run_gets_a_folder_named_after_its_reasoner(tmp_path, thinking_reasoner):
+    cfg = replace(DrQConfig.tiny(), task="drawer-close", reward=RewardConfig(model="compact"), steps=20,
+                  seed_steps=20, horizon=10, size=32, batch_size=8, hidden=32, feature_dim=8, eval_every=20,
+                  eval_episodes=1, out=str(tmp_path))
+    last = main(cfg, reasoner=thinking_reasoner)
+    assert cfg.run_dir().name == "drawer-close-sole-compact-s0" and 0.0 <= last["eval/reward_progress"] <= 1.0
+
+
+def test_a_bad_reward_fails_before_the_run_folder_is_written(tmp_path):
+    with pytest.raises(ValueError, match="unknown reasoner 'nosuch'"):
+        main(replace(DrQConfig.tiny(), reward=RewardConfig(model="nosuch"), out=str(tmp_path / "drq")))
+    assert not (tmp_path / "drq").exists()

@@ -1,9 +1,12 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sole.rl.sweep import SweepConfig, main, record
+import sole.rl.sac as sac
+from sole.rl.runs import config_hash
+from sole.rl.sweep import SweepConfig, main, record, run_job
 
 
 @pytest.mark.slow  # spawns two worker processes: ~15 s of CPU, a minute on a loaded 2-core machine
@@ -30,8 +33,9 @@ def test_each_sweep_into_a_folder_is_recorded(tmp_path):
 def test_reward_with_named_reasoner_gets_its_own_run_and_label():
     jobs = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole", "sole=compact:fold-a"),
                        seeds=(1,)).jobs()
-    assert [(j.reward, j.model) for j in jobs] == [("oracle-dense", ""), ("sole", ""), ("sole", "compact:fold-a")]
-    assert [j.reward_label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
+    assert [(j.reward.source, j.reward.model) for j in jobs] == [("oracle-dense", ""), ("sole", ""),
+                                                                 ("sole", "compact:fold-a")]
+    assert [j.reward.label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
     assert [j.run_dir().name for j in jobs] == ["drawer-close-oracle-dense-s1", "drawer-close-sole-s1",
                                               "drawer-close-sole-compact-fold-a-s1"]
     ckpt = SweepConfig(tasks="drawer-close", rewards=("sole=runs/sft/final",), out="runs/x").jobs()[0]
@@ -74,3 +78,23 @@ def test_runs_on_different_evaluation_schedules_meet_at_a_step_they_share(tmp_pa
     assert table["oracle-dense"]["compared_at"] == table["sole"]["compared_at"] == 6000
     assert table["oracle-dense"]["final_success"] == [0.7] and table["sole"]["final_success"] == [0.6]
     assert table["sole"]["steps"] == [1000, 2000, 3000, 4000, 5000, 6000, 7000]
+
+
+def test_a_job_is_skipped_only_when_its_folder_holds_the_same_config(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(sac, "main", lambda cfg: trained.append(cfg) or cfg.run_dir())
+    job = SweepConfig(tasks="drawer-close", rewards=("oracle-dense",), steps=100, out=str(tmp_path)).jobs()[0]
+    job.run_dir().mkdir(parents=True)
+    result = job.run_dir() / "result.json"
+    result.write_text(json.dumps({"steps": 100, "config_hash": config_hash(replace(job, lr=1e-3))}))
+    run_job(job)  # a finished run of other settings under the same name is not this job's result
+    assert trained == [job]
+    result.write_text(json.dumps({"steps": 100, "config_hash": config_hash(replace(job, videos=0))}))
+    run_job(job)
+    assert trained == [job]
+
+
+def test_a_bad_reward_fails_before_the_sweep_writes(tmp_path):
+    with pytest.raises(ValueError, match="unknown reasoner 'nosuch'"):
+        main(SweepConfig(tasks="drawer-close", rewards=("sole=nosuch",), out=str(tmp_path / "sweep")))
+    assert not (tmp_path / "sweep").exists()

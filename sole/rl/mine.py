@@ -1,11 +1,10 @@
-"""`sole synth mine`: labelled episodes of the states trained RL policies reach, for hardening a reward model.
+"""`sole rl mine`: labelled episodes of the states trained RL policies reach, for hardening a reward model.
 
 Scripted look-alikes (hover, near-miss, look-away...) only cover the exploits someone thought of; a policy trained
-on a learned reward finds its own (SAC on drawer-close, rewarded by the default model, learned to raise the arm so
-the wrist camera no longer saw the drawer: docs/rl.md). This command rolls out the final policy of each given SAC
-run folder on fresh layouts, under the RL protocol (one frame per agent step, each action held for
-``FRAME_EVERY`` env steps), and labels every frame with the simulator's truth like any synthesized episode, so the
-states a policy found can be trained on (``sole train sft --data.root <synth>/train,<out>/train``) and measured
+on a learned reward finds its own. This command rolls out the final policy of each given SAC run folder on fresh
+layouts, under the RL protocol (one frame per agent step, each action held for ``FRAME_EVERY`` env steps), and
+labels every frame with the simulator's truth like any synthesized episode, so the states a policy found can be
+trained on (``sole train sft --data.root <synth>/train,<out>/train``) and measured
 (``sole eval reward --data <out>/eval``). Episodes are of kind ``policy``; ``meta`` names the run and whether the
 actions were sampled or the policy's mean.
 
@@ -27,7 +26,7 @@ from rich.progress import Progress
 from sole.data import store
 from sole.data.episode import Episode
 from sole.envs.sim import VIEWS, TaskEnv, make_env
-from sole.rl.sac import load_run
+from sole.rl.runs import load_policy
 from sole.synth.pipeline import SEED_STRIDE, SPLIT_OFFSET, content_hash
 from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, N_FRAMES, Policy, record, to_episode
 
@@ -111,8 +110,8 @@ def main(cfg: MineConfig) -> dict[str, Any]:
                          f"0 <= sampled <= 1; got {len(cfg.runs)} runs, {cfg.episodes}, {cfg.eval_episodes}, "
                          f"{cfg.sampled}")
     # loaded once: a bad folder fails before any rollout
-    loaded = [load_run(run) for run in cfg.runs]
-    policies = [(run, train.task, model) for run, (train, model) in zip(cfg.runs, loaded, strict=True)]
+    loaded = [load_policy(run) for run in cfg.runs]
+    policies = [(run, train["task"], model) for run, (train, model) in zip(cfg.runs, loaded, strict=True)]
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     splits = {split: n for split, n in (("train", cfg.episodes), ("eval", cfg.eval_episodes)) if n}
     result = {split: mine_split(cfg, split, n, policies) for split, n in splits.items()}

@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sole.cli import COMMANDS
 from sole.data.store import load_datasets
+from sole.reward.rewarder import RewardConfig
+from sole.rl.mine import KIND, MineConfig, main, policy_actions
 from sole.rl.sac import SACConfig
 from sole.rl.sac import main as train_sac
-from sole.synth.mine import KIND, MineConfig, main, policy_actions
 from sole.synth.pipeline import SEED_STRIDE
 from sole.synth.rollouts import N_FRAMES
 
@@ -16,7 +18,8 @@ from sole.synth.rollouts import N_FRAMES
 @pytest.fixture(scope="module")
 def mined(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    run = train_sac(SACConfig(task="drawer-close", reward="oracle-dense", steps=60, horizon=20, learning_starts=20,
+    run = train_sac(SACConfig(task="drawer-close", reward=RewardConfig(source="oracle-dense"), steps=60, horizon=20,
+                              learning_starts=20,
                               batch_size=16, hidden=(16, 16), eval_every=60, eval_episodes=1, checkpoint_every=60,
                               videos=0, size=32, progress=False, out=str(runs)))
     out = tmp_path_factory.mktemp("mined")
@@ -86,3 +89,7 @@ def test_bad_runs_and_datasets_are_clear_errors(tmp_path):
         main(MineConfig(runs=("r",), episodes=0, eval_episodes=0, out=str(tmp_path / "m")))
     with pytest.raises(FileNotFoundError, match="no dataset at"):
         load_datasets(f"{tmp_path}/nowhere")
+
+
+def test_mining_is_an_rl_command():
+    assert COMMANDS["rl mine"] == ("sole.rl.mine", "MineConfig", "main") and "synth mine" not in COMMANDS
