@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tasks": ("sole.cli", "TasksConfig", "tasks_main"),
     "render": ("sole.envs.render", "RenderConfig", "main"),
     "check envs": ("sole.envs.check", "CheckConfig", "main"),
-    "check gate": ("sole.models.gated", "GateCheckConfig", "check_main"),
+    "check gate": ("sole.eval.gate", "GateCheckConfig", "main"),
     "bench envs": ("sole.envs.bench", "BenchConfig", "main"),
     "synth": ("sole.synth.pipeline", "SynthConfig", "main"),
     "synth mine": ("sole.synth.mine", "MineConfig", "main"),
