@@ -33,8 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
+from sole.synth.episode import Episode
 from sole.video import write_mp4
 
 FPS = 40
@@ -268,6 +268,17 @@ def write_meta(root: str | Path, manifests: list[dict[str, Any]], size: int) -> 
     }
     write_json(root / "meta" / "info.json", info)
     return root / "meta" / "info.json"
+
+
+def content_hash(root: str | Path) -> str:
+    """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
+    root = Path(root)
+    h = hashlib.sha256()
+    meta = [root / "meta" / "info.json", root / "meta" / "tasks.parquet"]
+    for path in sorted([*(root / "shards").glob("*.json"), *meta]):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 # --- reading -------------------------------------------------------------------------------------------------------

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sole.data.cot import stated_claims
 from sole.envs.progress import PHASE_WEIGHTS
 from sole.models.base import Query, Reasoner, Step
-from sole.synth.cot import stated_claims
 
 MOVES: dict[str, float] = {"obj-closer": 1.0, "obj-away": -1.0}
 """Claims of the object's change toward the goal, with the sign of their distance slot."""

@@ -47,10 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from sole.data.episode import Episode
 from sole.envs.progress import SOLVED_FLOOR
 from sole.envs.sim import TaskEnv
 from sole.envs.tasks import get_task, scene_goals
+from sole.synth.episode import Episode
 
 ENV_STEPS = 200
 """Env steps per episode: 100 agent steps x action repeat 2."""

@@ -5,7 +5,8 @@ What a sample teaches, and why:
 - **Goal mix.** The own task's goal most of the time; a *counterfactual* goal of the same scene some of the time
   (window-open on a window-close video, whose label falls), so the verb matters; a *mismatched* goal of another
   scene otherwise, label 0, so the object matters. Which counterfactual goals are allowed: `SampleConfig`.
-- **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
+- **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept out of training
+  (`sole eval reward --goal-index` reads it).
 - **Direction.** A share of samples plays the episode backwards (frames and labels reversed together, as the
   synthesis's ``reversed`` kind does), so "how much changed since the first frame" rises while progress falls
   and only the object's state tells them apart.
@@ -27,10 +28,10 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from sole.data.episode import Episode
 from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.compact import Inputs, stack_frames
 from sole.synth.derived import Part, derived_cot, derived_goal, derived_goals, is_derived
+from sole.synth.episode import Episode
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ def thin_per_task(episodes: list[Episode], n: int) -> list[Episode]:
     return [ep for ep in episodes if id(ep) in keep]
 
 
+def spread(episodes: list[Episode], n: int) -> list[Episode]:
+    """At most ``n`` episodes, evenly spread over the list (so every task and kind keeps a share); 0: all."""
+    if n <= 0 or len(episodes) <= n:
+        return episodes
+    return [episodes[int(i * len(episodes) / n)] for i in range(n)]
+
+
 def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> list[Episode]:
     """Validation episodes (``cfg.val``) of tasks outside ``trained``: how a model reads tasks it never saw."""
     if not cfg.val:
@@ -140,7 +148,7 @@ class SampleConfig:
     derived_parts: tuple[Part, ...] = ("obj", "hand")
     """Parts derived goals may name; a derived sample picks one of those its episode offers, then a direction."""
     held_out_goal: int = 2
-    """Index of the goal paraphrase never used in training (validation reads it)."""
+    """Index of the goal paraphrase never used in training (`sole eval reward --goal-index 2` reads it)."""
     shift: int = 4
     """Random-shift augmentation in pixels (0: off); the same shift for a sample's three frames."""
 
@@ -291,7 +299,7 @@ def query_facts(ep: Episode, ex: Example) -> tuple[dict, dict]:
 
 def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
-    from sole.synth.cot import make_cot
+    from sole.data.cot import make_cot
 
     if is_derived(ex.goal_task):
         return derived_cot(derived_goal(ep.task, ex.goal_task), ep.facts, played_order(len(ep), ex.reverse), ex.t)

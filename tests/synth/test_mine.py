@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sole.data.build import SEED_STRIDE
 from sole.data.store import load_datasets
 from sole.rl.sac import SACConfig
 from sole.rl.sac import main as train_sac
 from sole.synth.mine import KIND, MineConfig, main, policy_actions
-from sole.synth.pipeline import SEED_STRIDE
 from sole.synth.rollouts import N_FRAMES
 
 

@@ -3,9 +3,10 @@
 The work is planned up front (`plan`): for each split, task and kind, the episode indices and seeds, cut into
 shards of at most ``shard_size`` episodes of one task. Seeds depend only on the config seed, the split and the
 episode index, so the content is the same whatever the number of workers or the order shards finish in; train
-and eval seeds are disjoint ranges, so evaluation layouts are never seen in training. Shards are written
-atomically (`sole.data.store`); a rerun skips finished shards, redoes unfinished or damaged ones, and so a run
-killed at any point and rerun ends with the same content as an uninterrupted run.
+and eval seeds are disjoint ranges, so evaluation layouts are never seen in training. Each shard's episodes are
+rolled out (`sole.synth.rollouts`) and written atomically (`sole.data.store`); a rerun skips finished shards,
+redoes unfinished or damaged ones, and so a run killed at any point and rerun ends with the same content as an
+uninterrupted run.
 
 Each split goes to ``<out>/<split>/`` (a LeRobot v3-style dataset); when both are complete, ``<out>/READY.json``
 records their episode counts and content hashes.
@@ -70,10 +71,6 @@ class SynthConfig:
     """Run the shards as Ray tasks instead of a local process pool (same output)."""
     ray_address: str | None = None
     """Ray cluster to join (e.g. auto); default: start a local Ray with --workers CPUs."""
-    hf: bool = False
-    """Also export, per split, SOLE-R1 records (subsampled, own goal and one other goal per episode) to
-    <out>/hf/progress and foundation QA (temporal on every episode, spatial on a rollout per task) to <out>/hf/qa,
-    as HF datasets folders for TRL."""
 
 
 @dataclass(frozen=True)
@@ -261,17 +258,6 @@ def _content(cfg: SynthConfig) -> dict[str, Any]:
     return json.loads(json.dumps({k: asdict(cfg)[k] for k in _CONTENT_FIELDS}))
 
 
-def content_hash(root: str | Path) -> str:
-    """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
-    root = Path(root)
-    h = hashlib.sha256()
-    meta = [root / "meta" / "info.json", root / "meta" / "tasks.parquet"]
-    for path in sorted([*(root / "shards").glob("*.json"), *meta]):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
     root = Path(cfg.out) / split
     _prepare(root, cfg)
@@ -292,20 +278,7 @@ def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
     n_frames = n_episodes * (cfg.env_steps // FRAME_EVERY + 1)
     return {"path": str(root), "episodes": n_episodes, "frames": n_frames, "shards": len(jobs),
             "written_shards": len(todo), "seconds": round(time.perf_counter() - start, 1),
-            "hash": content_hash(root)}
-
-
-def export_hf_sets(cfg: SynthConfig, splits: tuple[str, ...]) -> dict[str, str]:
-    """The records of each split as HF datasets folders (see `SynthConfig.hf`)."""
-    from sole.synth.records import export_hf, progress_records, qa_records
-
-    out, paths = Path(cfg.out) / "hf", {}
-    for split in splits:
-        root = Path(cfg.out) / split
-        with console.status(f"exporting {split} records for HF datasets"):
-            paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
-            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
-    return paths
+            "hash": store.content_hash(root)}
 
 
 def label_version() -> str:
@@ -327,8 +300,6 @@ def main(cfg: SynthConfig) -> dict[str, Any]:
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     labels = label_version()
     result: dict[str, Any] = {split: synth_split(cfg, split) for split in splits}
-    if cfg.hf:
-        result["hf"] = export_hf_sets(cfg, splits)
     if label_version() != labels:
         raise ValueError("sole/envs/progress.py changed during the run: labels may mix versions; delete "
                          f"{cfg.out} and run again")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sole.data.build import SynthConfig, main, plan
 from sole.data.store import load_episodes
-from sole.synth.pipeline import SynthConfig, main, plan
 from sole.synth.rollouts import EVAL_KINDS
 
 TINY = SynthConfig(tasks="reach,drawer-close", mix="expert=2,failure=1,reversed=1", eval_per_kind=0, shard_size=2,
@@ -101,13 +101,3 @@ def test_ray_backend_gives_the_same_content(reference, tmp_path):
     _, result = reference
     ray_result = main(replace(TINY, out=str(tmp_path), ray=True, workers=2))
     assert ray_result["train"]["hash"] == result["train"]["hash"]
-
-
-def test_hf_export_of_progress_records_and_qa(tmp_path):
-    import pyarrow.parquet as pq
-
-    result = main(replace(TINY, tasks="drawer-close", mix="expert=1", env_steps=40, out=str(tmp_path), hf=True))
-    progress = pq.read_table(result["hf"]["progress/train"]).to_pylist()
-    assert {r["goal_task"] for r in progress} == {"drawer-close", "drawer-open"}  # own and opposite goal
-    qa = pq.read_table(result["hf"]["qa/train"]).column("qa").to_pylist()
-    assert {"order", "side"} <= set(qa)
