@@ -37,7 +37,8 @@ class EvalRewardConfig:
     with mined policy episodes, `sole synth mine`)."""
     model: str = "held-out"
     """``held-out`` scores each task with the shipped model that never saw it; otherwise a reasoner spec or path,
-    in which ``{fold}`` is each task's fold (`sole.models.registry`)."""
+    in which ``{fold}`` is each task's fold (`sole.models.registry`). Experimental: checked:SPEC, contrast:SPEC,
+    gated:SPEC and the min:/median:/mean: ensembles."""
     tasks: str = "all"
     """Tasks to evaluate: all, fold-a, fold-b or a comma-separated list."""
     protocol: Annotated[EvalSpec, tyro.conf.OmitArgPrefixes] = field(default_factory=EvalSpec)

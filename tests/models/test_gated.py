@@ -46,7 +46,7 @@ def test_an_untouched_scene_caps_the_answer_and_a_moved_one_does_not():
 
 
 def test_gated_spec_names_the_held_out_model_and_needs_a_reasoner(tiny_checkpoint):
-    assert spec_for_task("gated:held-out", "push") == "gated:compact:fold-a-mined2"
+    assert spec_for_task("gated:held-out", "push") == "gated:compact:held-out-b"
     assert load_reasoner(f"gated:{tiny_checkpoint}").views == ("external", "wrist", "scene")
     with pytest.raises(ValueError, match="needs the reasoner it wraps"):
         load_reasoner("gated")
