@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sole.data.cot import cot_words, make_cot, verify_cot
-from sole.data.store import dataset_summary, split_root
+from sole.data.store import dataset_summary, require_complete
 from sole.envs.tasks import TASKS
 
 console = Console()
@@ -94,7 +94,7 @@ def _plot(path: Path, stats: dict[str, Any], own: np.ndarray, counter: np.ndarra
 
 
 def main(cfg: StatsConfig) -> dict[str, Any]:
-    root = split_root(cfg.root)
+    root = require_complete(cfg.root)
     cols = read_frames(root)
     episodes = dataset_summary(root)
     own = np.asarray(cols["progress"], np.float32)

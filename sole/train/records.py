@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from sole.data.cot import make_cot
-from sole.data.store import iter_episodes
+from sole.data.store import iter_episodes, require_complete
 from sole.envs.tasks import TASKS, get_task
 from sole.models.base import VIEW_ROWS, composite, png_bytes, prompt_text, query_frames
 from sole.synth.episode import Episode
@@ -182,6 +182,8 @@ def _batched(items: Iterable[Any], n: int) -> Iterator[tuple[Any, ...]]:
 def main(cfg: ExportConfig) -> dict[str, str]:
     """Write the records of each split; returns the parquet file of each set and split."""
     roots = {split: Path(cfg.root) / split for split in cfg.splits}
+    for root in roots.values():
+        require_complete(root)
     out, paths = Path(cfg.out or Path(cfg.root) / "hf"), {}
     for split, root in roots.items():
         with console.status(f"exporting {split} records for HF datasets"):

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from sole.data.build import SynthConfig, main, plan
+from sole.data.stats import StatsConfig
+from sole.data.stats import main as stats
 from sole.data.store import load_episodes
 from sole.synth.rollouts import EVAL_KINDS
 
@@ -50,18 +52,74 @@ def test_rerun_skips_finished_shards_and_rewrites_a_damaged_one(reference, tmp_p
     assert again["written_shards"] == 1 and again["hash"] == result["train"]["hash"]
 
 
-def test_kill_9_mid_run_then_rerun_gives_the_same_content(reference, tmp_path):
-    _, result = reference
-    cmd = [str(Path(sys.executable).parent / "sole"), "synth", "--tasks", TINY.tasks, "--mix", TINY.mix,
-           "--eval-per-kind", "0", "--shard-size", "2", "--workers", "1", "--env-steps", "8", "--out", str(tmp_path)]
+SOLE = [sys.executable, "-c", "from sole.cli import main; main()"]
+"""The `sole` command of this checkout."""
+
+
+def _run_until_first_shard(cfg: SynthConfig) -> subprocess.Popen:
+    """``cfg`` run as `sole synth` in a process of its own, returned once its first shard is written."""
+    cmd = [*SOLE, "synth", "--tasks", cfg.tasks, "--mix", cfg.mix, "--eval-per-kind", str(cfg.eval_per_kind),
+           "--shard-size", str(cfg.shard_size), "--workers", str(cfg.workers), "--env-steps", str(cfg.env_steps),
+           "--out", cfg.out]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
-    while not list((tmp_path / "train" / "shards").glob("file-*.json")) and time.time() < deadline:
+    while not list((Path(cfg.out) / "train" / "shards").glob("file-*.json")) and time.time() < deadline:
         time.sleep(0.05)
+    return proc
+
+
+def _kill(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def test_kill_9_mid_run_leaves_a_dataset_readers_refuse_and_a_rerun_gives_the_same_content(reference, tmp_path):
+    _, result = reference
+    cfg = replace(TINY, out=str(tmp_path))
+    _kill(_run_until_first_shard(cfg))
     assert len(list((tmp_path / "train" / "shards").glob("*.json"))) < 4  # killed before the end
-    assert main(replace(TINY, out=str(tmp_path)))["train"]["hash"] == result["train"]["hash"]
+    finish = f"finish it with `sole synth --out {tmp_path} --tasks reach,drawer-close"
+    with pytest.raises(ValueError, match=f"incomplete .*no meta/info.json.*{finish}"):
+        load_episodes(tmp_path)
+    with pytest.raises(ValueError, match="incomplete"):
+        stats(StatsConfig(root=str(tmp_path)))
+    assert main(cfg)["train"]["hash"] == result["train"]["hash"]
+    assert len(load_episodes(tmp_path)) == 8
+
+
+def _children(pid: int) -> list[int]:
+    """Pids of the live processes whose parent is ``pid``."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_workers_exit_when_the_parent_is_killed(tmp_path):
+    proc = _run_until_first_shard(replace(TINY, out=str(tmp_path), workers=2, shard_size=1))
+    children = _children(proc.pid)
+    assert len(children) >= 2  # the pool's workers, busy with the next shards
+    _kill(proc)
+    deadline = time.time() + 5
+    while any(map(_alive, children)) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:  # do not leave them running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes of the killed run still alive after 5 s: {left}"
 
 
 def test_eval_split_has_disjoint_seeds_and_every_kind():
@@ -77,10 +135,24 @@ def test_eval_split_has_disjoint_seeds_and_every_kind():
     ({"mix": "expert"}, "kind=count"),
     ({"tasks": "reach,fly"}, "unknown task 'fly'"),
     ({"workers": 0}, "workers >= 1"),
+    ({"views": ("front",)}, "views must name each of external, wrist, scene at most once, got \\('front',\\)"),
+    ({"mix": "expert=1", "eval_per_kind": 1, "tasks": "reach", "size": 0}, "size"),
 ])
-def test_bad_config_is_a_clear_error(change, message, tmp_path):
+def test_bad_config_is_a_clear_error_and_writes_nothing(change, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        main(replace(TINY, out=str(tmp_path), **change))
+        main(replace(TINY, out=str(tmp_path / "out"), **change))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refused_command_does_not_block_the_correct_rerun(tmp_path):
+    """Through the command line: the bad views exit with a clear error, and the same command with good ones runs."""
+    args = ["synth", "--tasks", "reach", "--mix", "expert=1", "--eval-per-kind", "0", "--env-steps", "8",
+            "--workers", "1", "--out", str(tmp_path / "out")]
+    bad = subprocess.run([*SOLE, *args, "--views", "front"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "views must name each of" in bad.stdout and not (tmp_path / "out").exists()
+    good = subprocess.run([*SOLE, *args, "--views", "external", "wrist"], capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert len(load_episodes(tmp_path / "out")) == 1
 
 
 def test_unwritable_output_and_foreign_dataset_are_errors(reference, tmp_path):
@@ -91,6 +163,7 @@ def test_unwritable_output_and_foreign_dataset_are_errors(reference, tmp_path):
     out, _ = reference
     with pytest.raises(ValueError, match="another config"):
         main(replace(TINY, out=str(out), seed=1))
+    assert (out / "READY.json").exists() and (out / "train" / "meta" / "info.json").exists()  # still complete
     with pytest.raises(ValueError, match="views: \\['external', 'wrist'\\] on disk"):
         main(replace(TINY, out=str(out), views=("scene",)))
 
