@@ -9,7 +9,7 @@ A spec is one of:
   spec becomes the task's fold, so ``compact:held-out-{fold}`` is the same thing;
 - a combinator over specs: ``checked:SPEC``, ``contrast:SPEC``, ``gated:SPEC`` wrap one reader;
   ``min:SPEC+SPEC[+...]``, ``median:SPEC+SPEC+SPEC[+...]`` and ``mean:[W*]SPEC+[W*]SPEC[+...]`` combine several
-  (`sole.models.ensemble`). The combinators are experimental readers: measured, not the default reward.
+  (`sole.models.ensemble`). The combinators are experimental readers, not the default reward.
 """
 
 from __future__ import annotations

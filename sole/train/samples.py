@@ -112,16 +112,15 @@ def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> li
 class SampleConfig:
     p_own: float = 0.6
     """Share of samples whose goal is the episode's own task. The rest not taken by counterfactuals pair the video
-    with another scene's goal and label 0. A fold model trained with any of those (even 5%) answered ~0 on every
-    unseen task, whose goal and scene it had never seen together (held-out VOC 0.28 vs 0.61 with 1.0, the
-    shipped fold models' setting; docs/model.md)."""
+    with another scene's goal and label 0. A model meant for unseen tasks is trained with 1.0: one taught that a
+    goal it never saw with a scene means 0 answers ~0 on every unseen task, whose goal and scene are such a pair."""
     p_counterfactual: float = 0.2
     """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
     cf_goals: Literal["train", "scene"] = "train"
     """Counterfactual goals allowed: only the training tasks' goals, or every goal of the scene. "scene" leaks a
-    held-out task into a fold model: reversed and undo videos of its sibling show the held-out task being done
-    (a drawer closing in a reversed drawer-open video) and would be labelled for its goal. Siblings sit in
-    opposite folds, so under "train" a fold model sees no counterfactual goal at all; for the model trained on
+    held-out task into a model trained on one fold: reversed and undo videos of its sibling show the held-out task
+    being done (a drawer closing in a reversed drawer-open video) and would be labelled for its goal. Siblings sit
+    in opposite folds, so under "train" such a model sees no counterfactual goal at all; for a model trained on
     all tasks the two are the same."""
     max_gap: int = 10
     """The previous frame is t-k with k uniform in 1..max_gap."""
@@ -129,18 +128,14 @@ class SampleConfig:
     """Largest standard deviation of the noise added to the prior (drawn uniformly per sample)."""
     p_random_prior: float = 0.4
     """Share of samples whose prior is uniform in [0, 1], unrelated to the truth. Without it the model learns to
-    copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0
-    (measured: train L1 0.06 but 0.51 MAE in the feedback loop after 400 steps)."""
+    copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0."""
     p_reverse: float = 0.3
-    """Share of samples that play their episode backwards (see the module docstring). Without them the model read
-    "how much changed" rather than the object's state: a fold model trained on drawer-open scored a closing drawer
-    as opening (validation MAE 0.157 without, 0.078 with 0.3, on fresh layouts of the training tasks)."""
+    """Share of samples that play their episode backwards (see the module docstring), so that "how much changed"
+    is not enough: a closing drawer must not read as an opening one."""
     p_extreme_prior: float = 0.5
     """Share of those random priors put at an end, 0 or 1 (equally often), instead of uniformly in [0, 1]. Solved
-    experts hold at 1, so "prior 1 -> answer 1" is the commonest pattern in the data, and a model trained without
-    this (0.0) repeated a prior of 1 whatever the frames showed (a window closing under "open the window": 0.97 at
-    every step when fed 1, 0.13 when fed 0), which a policy can exploit by looking done once. With 0.5 the default
-    model's opposite-verb goal wins 5% instead of 42% of expert videos (docs/model.md)."""
+    experts hold at 1, so "prior 1 -> answer 1" is the commonest pattern in the data; without this a model learns to
+    repeat a prior of 1 whatever the frames show, which a policy can exploit by looking done once."""
     p_derived: float = 0.0
     """Share of samples whose goal is a derived one (`sole.synth.derived`): a part of the scene (the task's object
     or the gripper) and a direction, labelled from the stored positions. The other samples follow the goal mix

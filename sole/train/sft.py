@@ -66,7 +66,7 @@ class SFTConfig:
     text_batch: int = 16
     """Queries per step whose completion trains the decoder (the CoT is templated: fewer examples suffice, and
     the recurrent decoder is the costly part of a step on CPU). 0 trains the progress head alone, without the
-    reasoning: the ablation of what the CoT loss does to the progress a reward reads (docs/model.md)."""
+    reasoning."""
     qa_batch: int = 0
     """Foundation-QA queries per step (`sole.train.qa`: questions about the training episodes' frames), trained
     through the decoder alone; validation then reads their accuracy too (``qa_acc``). 0: none, as the shipped
@@ -94,8 +94,8 @@ class SFTConfig:
     corpus: int = 20000
     """Completions generated to fit the CoT tokenizer."""
     threads: int = 1
-    """Torch CPU threads. One is faster than two on a shared 2-core machine (measured: 0.2 s vs 1-5 s a step
-    while other jobs ran), since two threads wait on each other whenever one is descheduled."""
+    """Torch CPU threads. One suits a shared 2-core machine: two threads wait on each other whenever one is
+    descheduled."""
     seed: int = 0
 
     @classmethod
