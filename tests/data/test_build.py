@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sole import cli
 from sole.data.build import SynthConfig, main, plan
 from sole.data.stats import StatsConfig
 from sole.data.stats import main as stats
@@ -73,22 +74,8 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def test_kill_9_mid_run_leaves_a_dataset_readers_refuse_and_a_rerun_gives_the_same_content(reference, tmp_path):
-    _, result = reference
-    cfg = replace(TINY, out=str(tmp_path))
-    _kill(_run_until_first_shard(cfg))
-    assert len(list((tmp_path / "train" / "shards").glob("*.json"))) < 4  # killed before the end
-    finish = f"finish it with `sole synth --out {tmp_path} --tasks reach,drawer-close"
-    with pytest.raises(ValueError, match=f"incomplete .*no meta/info.json.*{finish}"):
-        load_episodes(tmp_path)
-    with pytest.raises(ValueError, match="incomplete"):
-        stats(StatsConfig(root=str(tmp_path)))
-    assert main(cfg)["train"]["hash"] == result["train"]["hash"]
-    assert len(load_episodes(tmp_path)) == 8
-
-
 def _children(pid: int) -> list[int]:
-    """Pids of the live processes whose parent is ``pid``."""
+    """Pids of the live processes whose parent is ``pid`` (read from /proc)."""
     kids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -108,18 +95,29 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_workers_exit_when_the_parent_is_killed(tmp_path):
-    proc = _run_until_first_shard(replace(TINY, out=str(tmp_path), workers=2, shard_size=1))
-    children = _children(proc.pid)
-    assert len(children) >= 2  # the pool's workers, busy with the next shards
+def test_kill_9_mid_run_stops_the_workers_leaves_a_dataset_readers_refuse_and_a_rerun_finishes_it(reference,
+                                                                                                  tmp_path):
+    _, result = reference
+    cfg = replace(TINY, out=str(tmp_path), workers=2)
+    proc = _run_until_first_shard(cfg)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2  # the pool's workers, busy with the next shards
     _kill(proc)
     deadline = time.time() + 5
-    while any(map(_alive, children)) and time.time() < deadline:
+    while any(map(_alive, workers)) and time.time() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in children if _alive(pid)]
-    for pid in left:  # do not leave them running if the test fails
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # none may keep writing, and none is left running if the test fails
         os.kill(pid, signal.SIGKILL)
     assert not left, f"processes of the killed run still alive after 5 s: {left}"
+    assert len(list((tmp_path / "train" / "shards").glob("*.json"))) < 4  # killed before the end
+    finish = f"finish it with `sole synth --out {tmp_path} --tasks reach,drawer-close"
+    with pytest.raises(ValueError, match=f"incomplete .*no meta/info.json.*{finish}"):
+        load_episodes(tmp_path)
+    with pytest.raises(ValueError, match="incomplete"):
+        stats(StatsConfig(root=str(tmp_path)))
+    assert main(replace(cfg, workers=1))["train"]["hash"] == result["train"]["hash"]
+    assert len(load_episodes(tmp_path)) == 8
 
 
 def test_eval_split_has_disjoint_seeds_and_every_kind():
@@ -144,14 +142,15 @@ def test_bad_config_is_a_clear_error_and_writes_nothing(change, message, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-def test_a_refused_command_does_not_block_the_correct_rerun(tmp_path):
+def test_a_refused_command_does_not_block_the_correct_rerun(tmp_path, capsys):
     """Through the command line: the bad views exit with a clear error, and the same command with good ones runs."""
     args = ["synth", "--tasks", "reach", "--mix", "expert=1", "--eval-per-kind", "0", "--env-steps", "8",
             "--workers", "1", "--out", str(tmp_path / "out")]
-    bad = subprocess.run([*SOLE, *args, "--views", "front"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "views must name each of" in bad.stdout and not (tmp_path / "out").exists()
-    good = subprocess.run([*SOLE, *args, "--views", "external", "wrist"], capture_output=True, text=True)
-    assert good.returncode == 0, good.stdout + good.stderr
+    with pytest.raises(SystemExit) as bad:
+        cli.main([*args, "--views", "front"])
+    assert bad.value.code == 2 and "views must name each of" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+    cli.main([*args, "--views", "external", "wrist"])
     assert len(load_episodes(tmp_path / "out")) == 1
 
 
