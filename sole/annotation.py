@@ -51,7 +51,8 @@ class AnnotateConfig:
     out: str
     """Folder for the annotated copy; it must not exist yet (or be empty)."""
     model: str = "compact"
-    """Reasoner spec (`sole.models.registry`): compact, a checkpoint directory, an ensemble, api:URL, ..."""
+    """Reasoner spec (`sole.models.registry`): compact, a checkpoint directory, api:URL, hf:PATH, ... Experimental:
+    checked:SPEC, contrast:SPEC, gated:SPEC and the min:/median:/mean: ensembles."""
     views: tuple[str, ...] = ()
     """VIEW=VIDEO_KEY pairs mapping the reasoner's views to the dataset's cameras, e.g.
     ``external=observation.images.top wrist=observation.images.wrist``; default: ``observation.images.<view>`` for

@@ -1,10 +1,16 @@
-"""The `sole` command line: one subcommand per job, each built by tyro from that job's config dataclass."""
+"""The `sole` command line: one subcommand per job, each built by tyro from that job's config dataclass.
+
+This is the top of the data path: it may join stages that do not know each other. `sole train sft` and
+`sole train grpo` are run here with the evaluation protocol as their validation (`train_sft`, `train_grpo`), since
+training comes before evaluation on the data path and does not import it.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import tyro
 from rich.console import Console
@@ -12,6 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from sole.envs.tasks import TASKS
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sole.train.grpo import GRPOConfig
+    from sole.train.sft import SFTConfig
 
 console = Console()
 
@@ -38,17 +50,38 @@ def tasks_main(cfg: TasksConfig) -> list[str]:
     return names
 
 
+SFT_THINK_EPISODES = 2
+"""Validation episodes `sole train sft` also reads with reasoning on at each validation."""
+
+
+def train_sft(cfg: SFTConfig) -> Path:
+    """`sole train sft`, validated with the evaluation protocol."""
+    from sole.eval.protocol import Validation
+    from sole.train import sft
+
+    return sft.main(cfg, Validation(think_episodes=SFT_THINK_EPISODES))
+
+
+def train_grpo(cfg: GRPOConfig) -> dict[str, Any]:
+    """`sole train grpo`, compared before and after with the evaluation protocol."""
+    from sole.eval.protocol import Validation
+    from sole.train import grpo
+
+    return grpo.main(cfg, Validation(think_episodes=cfg.think_episodes))
+
+
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "tasks": ("sole.cli", "TasksConfig", "tasks_main"),
     "render": ("sole.envs.render", "RenderConfig", "main"),
     "check envs": ("sole.envs.check", "CheckConfig", "main"),
-    "check gate": ("sole.models.gated", "GateCheckConfig", "check_main"),
+    "check gate": ("sole.eval.gate", "GateCheckConfig", "main"),
     "bench envs": ("sole.envs.bench", "BenchConfig", "main"),
-    "synth": ("sole.synth.pipeline", "SynthConfig", "main"),
-    "bench synth": ("sole.synth.bench", "BenchConfig", "main"),
+    "synth": ("sole.data.build", "SynthConfig", "main"),
+    "bench synth": ("sole.data.bench", "BenchConfig", "main"),
     "data stats": ("sole.data.stats", "StatsConfig", "main"),
-    "train sft": ("sole.train.sft", "SFTConfig", "main"),
-    "train grpo": ("sole.train.grpo", "GRPOConfig", "main"),
+    "train sft": ("sole.train.sft", "SFTConfig", "sole.cli:train_sft"),
+    "train grpo": ("sole.train.grpo", "GRPOConfig", "sole.cli:train_grpo"),
+    "train export": ("sole.train.records", "ExportConfig", "main"),
     "score": ("sole.models.score", "ScoreConfig", "main"),
     "annotate": ("sole.annotation", "AnnotateConfig", "main"),
     "bench score": ("sole.models.bench", "BenchConfig", "main"),
@@ -64,8 +97,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench serve": ("sole.serve.bench", "BenchConfig", "main"),
     "demo": ("sole.demo", "DemoConfig", "main"),
 }
-"""Subcommand -> (module, config dataclass, main function); modules load lazily so each command imports only
-what it uses."""
+"""Subcommand -> (module, config dataclass, main function: its name in that module, or ``module:name``); modules
+load lazily so each command imports only what it uses."""
 
 
 def _lookup(argv: list[str]) -> tuple[str, int]:
@@ -82,11 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     if not name:
         console.print("usage: sole COMMAND [--help]\ncommands:\n  " + "\n  ".join(COMMANDS))
         raise SystemExit(0 if not argv or argv[0] in ("-h", "--help") else 2)
-    module, config_name, fn_name = COMMANDS[name]
-    mod = importlib.import_module(module)
-    cfg = tyro.cli(getattr(mod, config_name), args=argv[n_words:], prog=f"sole {name}")
+    module, config_name, fn = COMMANDS[name]
+    fn_module, _, fn_name = fn.rpartition(":")
+    cfg = tyro.cli(getattr(importlib.import_module(module), config_name), args=argv[n_words:], prog=f"sole {name}")
     try:
-        getattr(mod, fn_name)(cfg)
+        getattr(importlib.import_module(fn_module or module), fn_name)(cfg)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         # one line on stderr, so stdout keeps only what the command prints (the JSON of --json)
         Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)

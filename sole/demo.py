@@ -4,7 +4,8 @@ For each task it rolls out an expert, a failure and a reward-hacking look-alike 
 without the object) on layouts drawn from seeds that synthesis never uses for training, then asks the shipped
 reasoners to read them step by step:
 
-- the **held-out** model: the fold model that never saw the task in training (the honest zero-shot number);
+- the **held-out** model: the shipped model that never saw the task in training (``held-out-a`` for a task of
+  fold a, ``held-out-b`` for fold b: the honest zero-shot number);
 - the **default** model: trained on all 50 tasks (what `sole score` uses).
 
 The report shows each video with both models' progress (the fast progress head: the value an RL agent gets as
@@ -39,7 +40,8 @@ class DemoConfig:
     kinds: str = "expert,failure,hover"
     """Rollout kinds to show per task."""
     held_out_model: str = "held-out"
-    """``held-out``: each task's fold model that never saw it; otherwise a reasoner spec or checkpoint path."""
+    """``held-out``: for each task the shipped model that never saw it; otherwise a reasoner spec or checkpoint
+    path."""
     default_model: str = "compact"
     """The default reasoner, trained on all tasks."""
     seed: int = 900_000
@@ -106,7 +108,7 @@ def main(cfg: DemoConfig) -> Path:
     Console().print(table)
     summary = [{k: r[k] for k in ("task", "kind", "true_final", "held_out_final", "default_final")} for r in rows]
     page = write_report(out / "report.html", "sole demo: reading held-out tasks", [
-        Section("Final progress", text="held-out = the fold model that never saw the task; default = trained on all "
+        Section("Final progress", text="held-out = the shipped model that never saw the task; default = trained on all "
                 "50 tasks; true = the simulator's progress label (never shown to the models).", table=summary),
         Section("Videos", videos=[(r["video"], f"{r['task']} / {r['kind']}: {r['reasoning_last']}") for r in rows]),
     ], intro="Each video is read step by step from pixels and the goal text alone.")

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from sole.data import store
-from sole.data.episode import Episode
+from sole.synth.episode import Episode
+
+TASK_SET = ("window-close", "window-open", "drawer-close", "reach")
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,3 +63,54 @@ def dataset(tmp_path):
     store.write_shard(tmp_path, 1, eps[2:], [10])
     store.write_meta(tmp_path, [store.read_manifest(tmp_path, s) for s in (0, 1)], size=64)
     return tmp_path, eps
+
+
+@pytest.fixture(scope="session")
+def write_dataset():
+    """Writes episodes as one complete dataset (one shard and its metadata) at a folder; returns the folder."""
+    def write(root, episodes):
+        store.write_shard(root, 0, episodes, [i * len(episodes[0]) for i in range(len(episodes))])
+        store.write_meta(root, [store.read_manifest(root, 0)], size=episodes[0].frames["external"].shape[1])
+        return root
+
+    return write
+
+
+# --- synthetic episodes for fast training and evaluation tests: a square that moves with progress ------------------
+def square_episode(task: str, kind: str, index: int, T: int = 21, size: int = 64) -> Episode:
+    rng = np.random.default_rng(index)
+    p = np.linspace(0, 1, T).astype(np.float32) if kind == "expert" else rng.uniform(0, 0.2, T).astype(np.float32)
+    frames = {}
+    for v, colour in (("external", (255, 0, 0)), ("wrist", (0, 255, 0))):
+        f = np.full((T, size, size, 3), 40, np.uint8)
+        for t in range(T):
+            x = int(4 + p[t] * (size - 16))
+            f[t, 20:32, x:x + 12] = colour
+        frames[v] = f
+    labels = {task: p}
+    if task in ("window-close", "window-open"):
+        labels["window-open" if task == "window-close" else "window-close"] = 1 - p
+    facts = [{"t": t, "hand": (float(p[t]), 0.0, 0.0), "gripper_open": 1.0, "obj": (0.0, 0.0, 0.0),
+              "goal": (1.0, 0.0, 0.0), "hand_to_obj": 0.0, "obj_to_goal": float(1 - p[t]), "grasped": False,
+              "phase": "move", "progress": float(p[t]), "success": bool(p[t] >= 0.95)} for t in range(T)]
+    return Episode(task=task, kind=kind, seed=index, frames=frames, labels=labels, facts=facts,
+                   actions=np.zeros((T, 4), np.float32), success=bool(p[-1] >= 0.95), index=index)
+
+
+@pytest.fixture(scope="session")
+def episodes():
+    eps = []
+    for task in TASK_SET:
+        for k in range(3):
+            eps.append(square_episode(task, "expert" if k < 2 else "failure", len(eps)))
+    return eps
+
+
+@pytest.fixture(scope="session")
+def episode_maker():
+    return square_episode
+
+
+@pytest.fixture(scope="session")
+def task_set():
+    return TASK_SET

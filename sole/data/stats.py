@@ -1,7 +1,7 @@
 """`sole data stats`: what a synthesized dataset holds, from its parquet files (no frames decoded).
 
 Episodes per task and kind, final-progress and success figures per kind, histograms of the own-goal and
-counterfactual-goal progress labels, and the length of the chain of thought that `sole.synth.cot.make_cot`
+counterfactual-goal progress labels, and the length of the chain of thought that `sole.data.cot.make_cot`
 writes for the dataset's frames. Saves ``stats.json`` and ``stats.png`` and prints a table.
 """
 
@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from sole.data.store import dataset_summary, split_root
+from sole.data.cot import cot_words, make_cot, verify_cot
+from sole.data.store import dataset_summary, require_complete
 from sole.envs.tasks import TASKS
-from sole.synth.cot import cot_words, make_cot, verify_cot
 
 console = Console()
 
@@ -94,7 +94,7 @@ def _plot(path: Path, stats: dict[str, Any], own: np.ndarray, counter: np.ndarra
 
 
 def main(cfg: StatsConfig) -> dict[str, Any]:
-    root = split_root(cfg.root)
+    root = require_complete(cfg.root)
     cols = read_frames(root)
     episodes = dataset_summary(root)
     own = np.asarray(cols["progress"], np.float32)

@@ -15,8 +15,10 @@ Layout of one dataset root (one shard = a batch of episodes written by one worke
 Every file is written to a temporary name and renamed into place, and the manifest comes last: a shard either
 has a manifest whose files all match it, or it is unfinished and is written again. A file that does not match
 its manifest (truncated, edited) is an error when reading (`load_episodes`) and a shard to redo when writing
-(`shard_status`). Training reads only the cache (`load_episodes`); the parquet and mp4 files are for LeRobot
-users and for inspection.
+(`shard_status`). ``meta/info.json`` is written once every shard is (`write_meta`): it marks the dataset
+complete, and every reader refuses a dataset without it (`require_complete`), naming the command in the
+dataset's ``config.json`` that finishes it. Training reads only the cache (`load_episodes`); the parquet and mp4
+files are for LeRobot users and for inspection.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sole.data.episode import Episode
 from sole.envs.tasks import TASKS, get_task
+from sole.synth.episode import Episode
 from sole.video import write_mp4
 
 FPS = 40
@@ -270,12 +272,47 @@ def write_meta(root: str | Path, manifests: list[dict[str, Any]], size: int) -> 
     return root / "meta" / "info.json"
 
 
+def content_hash(root: str | Path) -> str:
+    """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
+    root = Path(root)
+    h = hashlib.sha256()
+    meta = [root / "meta" / "info.json", root / "meta" / "tasks.parquet"]
+    for path in sorted([*(root / "shards").glob("*.json"), *meta]):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 # --- reading -------------------------------------------------------------------------------------------------------
+def _finish_command(root: Path) -> str:
+    """How to finish the dataset at ``root``: the command its config.json records, else a general hint."""
+    saved = root / "config.json"
+    command = json.loads(saved.read_text()).get("command") if saved.exists() else None
+    return f"`{command}`" if command else "the command that wrote it, unchanged"
+
+
 def _manifests(root: Path) -> list[dict[str, Any]]:
+    """The shard manifests of a complete dataset (see `require_complete`)."""
     paths = sorted((root / "shards").glob("file-*.json"))
     if not paths:
         raise FileNotFoundError(f"no dataset at {root}: no shards/file-*.json (write one with `sole synth`)")
-    return [json.loads(p.read_text()) for p in paths]
+    manifests = [json.loads(p.read_text()) for p in paths]
+    info = root / "meta" / "info.json"
+    n_episodes = sum(len(m["episodes"]) for m in manifests)
+    counted = json.loads(info.read_text())["total_episodes"] if info.exists() else None
+    if counted != n_episodes:
+        state = "no meta/info.json" if counted is None else f"meta/info.json counts {counted}"
+        raise ValueError(f"the dataset at {root} is incomplete ({n_episodes} episodes written, {state}): its writing "
+                         f"stopped before the end; finish it with {_finish_command(root)}")
+    return manifests
+
+
+def require_complete(root: str | Path) -> Path:
+    """The dataset folder of ``root`` (see `split_root`) if its writing finished; otherwise an error that says how
+    to finish it. Every reader of this module checks this first."""
+    root = split_root(root)
+    _manifests(root)
+    return root
 
 
 def _read_cache(root: Path, manifest: dict[str, Any], keep: set[int]) -> list[Episode]:

@@ -2,7 +2,7 @@
 
 from sole.envs.progress import Facts, Privileged
 from sole.envs.sim import VIEWS, EnvConfig, TaskEnv, make_env
-from sole.envs.tasks import TASK_GROUPS, TASKS, TaskSpec, get_task, held_out_fold, resolve_tasks, scene_goals
+from sole.envs.tasks import TASK_GROUPS, TASKS, TaskSpec, get_task, resolve_tasks, scene_goals
 
 __all__ = ["Facts", "Privileged", "VIEWS", "EnvConfig", "TaskEnv", "make_env", "TASK_GROUPS", "TASKS", "TaskSpec",
-           "get_task", "held_out_fold", "resolve_tasks", "scene_goals"]
+           "get_task", "resolve_tasks", "scene_goals"]

@@ -32,7 +32,6 @@ from scipy.stats import spearmanr
 
 from sole.envs.progress import SOLVED_FLOOR, Privileged
 from sole.envs.tasks import resolve_tasks
-from sole.eval.metrics import finite_mean
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -147,10 +146,19 @@ def check_seed(task: str, seed: int, agent_steps: int, repeat: int) -> dict[str,
     return row
 
 
+def nan_means(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Per metric, the mean over ``rows`` of the values that are not NaN (a metric can be undefined on a seed or a
+    task, such as the progress at success of an expert that never succeeded); NaN where none is."""
+    values = np.array([[r[k] for k in rows[0]] for r in rows], dtype=np.float64)  # (rows, metrics)
+    counts = np.sum(~np.isnan(values), axis=0)
+    sums = np.nansum(values, axis=0)
+    return {k: float(s / n) if n else float("nan") for k, s, n in zip(rows[0], sums, counts, strict=True)}
+
+
 def check_task(task: str, seeds: int, agent_steps: int, repeat: int) -> dict[str, float]:
     """Per-metric means over ``seeds`` seeds (NaN-aware); ``gate_errors`` is a total."""
     rows = [check_seed(task, seed, agent_steps, repeat) for seed in range(seeds)]
-    out = {k: finite_mean([r[k] for r in rows]) for k in rows[0]}
+    out = nan_means(rows)
     out["gate_errors"] = float(sum(r["gate_errors"] for r in rows))
     return out
 
@@ -184,7 +192,7 @@ def _worker(job: tuple[str, int, int, int]) -> tuple[str, dict[str, float]]:
 
 # --- report -------------------------------------------------------------------------------------------------------
 def summarize(per_task: dict[str, dict[str, float]]) -> dict[str, object]:
-    means = {k: finite_mean([m[k] for m in per_task.values()]) for k in next(iter(per_task.values()))}
+    means = nan_means(list(per_task.values()))
     checks = {}
     for key, (op, bound) in TARGETS.items():
         value = means[key]

@@ -220,11 +220,6 @@ def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ..
     return tuple(dict.fromkeys(names))
 
 
-def held_out_fold(task: str) -> str:
-    """The fold whose model never saw ``task`` (the other fold)."""
-    return "b" if get_task(task).fold == "a" else "a"
-
-
 def scene_goals(task: str) -> tuple[str, ...]:
     """Tasks sharing ``task``'s scene (itself first): one rollout can be labelled for all of their goals."""
     spec = get_task(task)

@@ -3,8 +3,8 @@
 - VOC: Spearman correlation of predicted progress with time on an expert video, up to its first success (the part
   of the video whose order the model must read; the plateau after success carries no order). 1 is perfect. It is
   read over the model's answers (`sole.models.base.Judgement.answers`), not over the per-frame curve: that curve
-  starts at a fixed 0 and is interpolated between queried frames, which alone gives a reader answering a constant
-  VOC 0.29 when every frame is queried and 0.78 when every tenth is.
+  starts at a fixed 0 and is interpolated between queried frames, which alone would give a constant reader a
+  positive VOC.
 - VROC: the same on the video played backwards; a model that reads the scene, not the clock, scores near -1.
 - MAE: mean absolute error of predicted vs true progress, per frame.
 - Success AUROC: how well the final predicted progress separates episodes that ended solved from those that did not.

@@ -1,8 +1,8 @@
 """The ``api`` backend: any OpenAI-compatible chat endpoint as a `Reasoner` (our own `sole serve`, a vLLM server
 hosting a fine-tuned VLM, or a hosted model).
 
-Each query is one chat message in the shape of our SFT records (`sole.synth.records`): the SOLE-R1 prompt text
-(`sole.models.base.prompt_text`) and one composite PNG, a row per view of first | previous | current frame. The
+Each query is one chat message, as the SFT records show it: the SOLE-R1 prompt text (`sole.models.base.prompt_text`)
+and one composite PNG (`sole.models.base.composite`), a row per view of first | previous | current frame. The
 answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
 contract says, and is counted as unparsed (`sole.models.base.Judgement.parse_failures`). With `sole serve` the
 unrounded progress travels both ways beside the text (the request's previous progress, the reply's answer and
@@ -27,8 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from sole.models.base import Query, Step, answer_step, prompt_text
-from sole.synth.records import VIEW_ROWS, composite, png_bytes
+from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, png_bytes, prompt_text
 
 
 def data_url(image: np.ndarray) -> str:

@@ -6,17 +6,20 @@ of each view, and its own previous progress ("The task progress for the previous
 offline scoring of a whole video (`reason`) and streaming rewards in RL (`sole.reward`).
 
 Backends (compact, hf, api, baselines) implement `Reasoner.judge`; the episode loop, the feedback of previous
-progress and the prompt text are shared here so they behave the same everywhere.
+progress, the prompt text and the composite image a vision-language model is shown (`composite`: a row per view of
+first | previous | current frame) are shared here so they behave the same everywhere.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from PIL import Image
 
 ANSWER_RE = re.compile(r"<answer>\s*(-?\d{1,3})\s*%?\s*</answer>")
 log = logging.getLogger(__name__)
@@ -108,6 +111,23 @@ def prompt_text(goal: str, prev_progress: float) -> str:
         f"The task progress for the previous timestep is {round(100 * prev_progress)}%. "
         "Think about what changed since the previous timestep and what remains, then give the current progress."
     )
+
+
+VIEW_ROWS = ("external", "wrist")
+"""Rows of the composite image, top to bottom, unless a reader names its own views."""
+
+
+def composite(first: dict[str, np.ndarray], previous: dict[str, np.ndarray], current: dict[str, np.ndarray],
+              views: tuple[str, ...] = VIEW_ROWS) -> np.ndarray:
+    """The one image of a query: uint8 (len(views) * H, 3 * W, 3), a row per view of first | previous | current."""
+    return np.concatenate([np.concatenate([first[v], previous[v], current[v]], axis=1) for v in views], axis=0)
+
+
+def png_bytes(img: np.ndarray, compress_level: int = -1) -> bytes:
+    """A uint8 (H, W, 3) image as PNG bytes; ``compress_level`` 0-9, -1 for zlib's default."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
 
 
 PROMPT_RE = re.compile(r"The robot's task is: (?P<goal>.+?)\. The images show the first, the previous and the current "

@@ -1,11 +1,8 @@
 """Checked answers: a reasoner's progress capped at what its own stated facts add up to over the episode.
 
-A policy trained against a learned reward finds states the model reads as nearly done while the task has not
-moved. In those states the compact reasoner's own reasoning often contradicts its answer: step after step it says
-"the puck has not advanced", then "the puck still has 8 cm to go. So the progress is 94%" (docs/results.md). The
-answer is one token; the facts before it are many, and each was trained against a verifier.
-
-`Checked` keeps, per episode, a *ledger* of what the wrapped reasoner said, query by query:
+An experimental reader (``checked:SPEC``): the answer is one token, while the facts the reasoning states before it
+are many, each trained against a verifier, so the stated facts bound the answer. `Checked` keeps, per episode, a
+*ledger* of what the wrapped reasoner said, query by query:
 
 - at the first query, the object's stated remaining distance (``remaining: reach the puck, 19 cm away, then move
   it 27 cm``) and the task's phase template (reach / push / pick) that the "remaining" clause implies;
@@ -22,11 +19,8 @@ Streaming without new state in the query contract: an episode's ledger is stored
 last queried frames, and the next query finds it under its ``previous`` frames. A query whose previous frames are
 its first frames (with prior progress 0) starts a new ledger. Two episodes can share a key only while their frames
 are identical, and then their ledgers are identical too. The wrapped reasoner always thinks, since the check reads
-its reasoning; a ``think=False`` call still pays for it.
-
-Measured on replayed policies (docs/results.md): the check removes the look-away exploits, but the stated motion
-is often wrong too (on unseen tasks the model says "the button has not advanced" across a real press), so solved
-episodes read about what an approach earns. It is a spec to try, not the default reward.
+its reasoning; a ``think=False`` call still pays for it. The cap is only as right as the stated motion: where the
+reasoning misreads the object, a solved episode is capped too.
 """
 
 from __future__ import annotations
@@ -37,9 +31,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sole.data.cot import stated_claims
 from sole.envs.progress import PHASE_WEIGHTS
 from sole.models.base import Query, Reasoner, Step
-from sole.synth.cot import stated_claims
 
 MOVES: dict[str, float] = {"obj-closer": 1.0, "obj-away": -1.0}
 """Claims of the object's change toward the goal, with the sign of their distance slot."""

@@ -1,14 +1,10 @@
 """Contrasted answers: a reasoner's progress toward the goal minus its progress toward goals that are not the task.
 
-The held-out reward pays arm poses: a state SAC finds that the model reads as done whatever it was asked
-(docs/results.md). Such a reading is not about the goal, so it shows up under other goals too. `Contrast` asks
-the same frames again under `BASELINE_GOALS`, tasks about other objects, and answers the goal's reading minus
-their mean, the goal-baseline idea of VLM reward models: what is left is the part of the reading that this
-goal, and not any goal, explains. A baseline goal equal to the query's goal is skipped.
-
-Measured on 15 replayed policies (docs/results.md), it halves what the held-out reader pays the exploits and takes
-as much from solved episodes, so the ranking SAC follows stays inverted; it is a spec to try, not run in RL.
-It costs one forward pass per baseline goal. Spec (`sole.models.registry`): ``contrast:SPEC``, e.g.
+An experimental reader. A reading of a state as done whatever the goal says is not about the goal, so it shows up
+under other goals too. `Contrast` asks the same frames again under `BASELINE_GOALS`, tasks about other objects,
+and answers the goal's reading minus their mean, the goal-baseline idea of VLM reward models: what is left is the
+part of the reading that this goal, and not any goal, explains. A baseline goal equal to the query's goal is
+skipped. It costs one forward pass per baseline goal. Spec (`sole.models.registry`): ``contrast:SPEC``, e.g.
 ``contrast:held-out``.
 """
 

@@ -1,26 +1,23 @@
-"""Ensembles: several reasoners read each query and one order statistic of their answers is the answer.
+"""Ensembles (experimental readers): several reasoners read each query and one statistic of their answers is the
+answer.
 
-``min`` is the conservative ensemble. A policy trained against one learned reward finds states that this one
-model reads as done. Models trained apart (other seeds, other recipes) tend to err in different states, so paying
-only what every member agrees on takes away much of what such a policy can exploit.
+``min`` is the conservative ensemble: models trained apart (other seeds, other recipes) tend to err in different
+states, so paying only what every member agrees on takes away what a policy could exploit in one of them.
 
-``median`` is the denoising ensemble. On tasks no member saw, models of one recipe trained with different seeds
-disagree far more than on their training tasks (docs/model.md), and the median of several reads progress
-more steadily than any one of them.
+``median`` is the denoising ensemble: on tasks no member saw, models of one recipe trained with different seeds
+disagree far more than on their training tasks, and the median of several reads progress more steadily than any
+one of them.
 
 ``mean`` is the blending ensemble: a weighted mean of the members' progress, for members that read different
-things. A model that reads only the ``scene`` view (no robot in the image) pays for the task object's state and
-for nothing the arm alone does, but stays flat until the object moves; a model that sees the arm also pays for
-approaching the object, and for arm poses a policy can exploit. Blended, a small weight on the second is meant to
-give the policy a way toward the object while the object's state decides most of the reward; measured on held-out
-button-press, it led SAC into the second model's exploit instead (docs/results.md).
+things, such as a model of the robot-free ``scene`` view (it pays for the object's state alone) and a model that
+also sees the arm (it also pays for approaching the object).
 
 Each costs one forward pass per member. ``min`` and ``median`` answer with one member's own step (its reasoning
 included), the lower median for an even count; ``mean`` answers the weighted mean with the reasoning of its
 heaviest member. Members may read different views: the ensemble reads them all. Spec (`sole.models.registry`):
 ``min:SPEC+SPEC[+...]``, ``median:SPEC+SPEC+SPEC[+...]`` or ``mean:[W*]SPEC+[W*]SPEC[+...]`` (weights default to
-1 and are normalised), e.g. ``min:compact:fold-a+runs/sft-seed1/final`` or
-``mean:0.2*compact:fold-b+0.8*runs/sft-scene-b/final``.
+1 and are normalised), e.g. ``min:compact:held-out-a+runs/sft-seed1/final`` or
+``mean:0.2*compact:held-out-b+0.8*runs/sft-scene-b/final``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Spec (`sole.models.registry`): ``hf:PATH``, a folder holding a model and its pro
 writes them (any ``AutoModelForImageTextToText`` whose processor has a chat template: a fine-tuned Qwen-VL, the
 published SOLE-R1 weights, ...). Nothing is fetched from a hub. Install with ``bash scripts/install.sh hf``.
 
-Each query is one user turn in the shape of our SFT records (`sole.synth.records`) and of ``api:``
-(`sole.models.api`): the composite image, a row per view of first | previous | current frame (the external view
+Each query is one user turn as the SFT records and ``api:`` (`sole.models.api`) show it: the composite image
+(`sole.models.base.composite`), a row per view of first | previous | current frame (the external view
 above the wrist view), then the SOLE-R1 prompt text (`sole.models.base.prompt_text`), through the processor's chat
 template. Decoding is greedy; progress comes from ``<answer>N%</answer>`` and falls back to the previous progress
 when there is none, as the contract says. A VLM has no fast head, so ``think=False`` decodes as well and only
@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from sole.models.base import Query, Step, answer_step, prompt_text
-from sole.synth.records import VIEW_ROWS, composite
+from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, prompt_text
 
 
 class HFReasoner:

@@ -1,28 +1,15 @@
-"""Reasoners by name: ``load_reasoner("compact:fold-a")`` is what RL, evaluation and scoring call.
+"""Reasoners by spec: ``load_reasoner(spec)`` is what RL, evaluation, scoring and serving call.
 
-A spec is ``NAME`` or ``NAME:VARIANT`` (``compact``, ``compact:fold-a``, ``compact:fold-b``), a checkpoint
-directory, or ``min:SPEC+SPEC[+...]`` / ``median:SPEC+SPEC+SPEC[+...]`` / ``mean:[W*]SPEC+[W*]SPEC[+...]``, the
-lowest, the median or the weighted mean answer of several (`sole.models.ensemble`). Shipped compact
-checkpoints live in ``sole/checkpoints/<variant>/``; ``compact`` alone is the default model trained on all 50 tasks.
-``fold-a-s1`` and ``fold-b-s1`` are the fold models' recipe trained with another seed, for a held-out ensemble such
-as ``min:compact:fold-b+compact:fold-b-s1`` (the reward for a fold-a task that neither member saw).
-``fold-a-mined`` and ``fold-b-mined`` are the fold recipe with one round of mined policy episodes added: the
-states SAC reached on four of the fold's own training tasks when rewarded by ``fold-a`` / ``fold-b``
-(`sole synth mine`). ``fold-a-mined2`` and ``fold-b-mined2`` add a second round: the states SAC reached on four
-of the fold's own tasks when rewarded by the round-1 models; they are the held-out models.
+A spec is one of:
 
-Where a task is known (evaluation, RL, the demo), `spec_for_task` fills ``{fold}`` with the fold that never held
-it, so one spec names the held-out model of every task: ``held-out`` is ``compact:fold-{fold}-mined2``, and
-``min:compact:fold-{fold}+compact:fold-{fold}-s1`` the held-out ensemble.
-
-``checked:SPEC`` caps SPEC's answers at what its own reasoning states has moved over the episode
-(`sole.models.checked`); ``checked:held-out`` is the held-out model, checked. ``gated:SPEC`` caps them at the
-approach share until the objects in the ``scene`` view have moved (`sole.models.gated`). ``contrast:SPEC``
-subtracts SPEC's reading under other tasks' goals (`sole.models.contrast`).
-
-``api:URL`` asks an OpenAI-compatible chat endpoint, such as `sole serve` or a vLLM server (`sole.models.api`);
-``hf:PATH`` runs a transformers vision-language model from a local folder (`sole.models.hf`). ``const:P`` answers P
-everywhere (`sole.models.constant`): the floor of every metric.
+- ``NAME`` or ``NAME:VARIANT``: a backend of `REASONERS` and its variant, e.g. ``compact`` (the shipped default),
+  ``compact:held-out-a`` (a shipped checkpoint of `COMPACT`), ``api:URL``, ``hf:PATH``, ``const:P``;
+- a checkpoint directory (a compact checkpoint written by `sole train sft`);
+- ``held-out``: for a known task (`spec_for_task`), the shipped model that never saw it; ``{fold}`` anywhere in a
+  spec becomes the task's fold, so ``compact:held-out-{fold}`` is the same thing;
+- a combinator over specs: ``checked:SPEC``, ``contrast:SPEC``, ``gated:SPEC`` wrap one reader;
+  ``min:SPEC+SPEC[+...]``, ``median:SPEC+SPEC+SPEC[+...]`` and ``mean:[W*]SPEC+[W*]SPEC[+...]`` combine several
+  (`sole.models.ensemble`). The combinators are experimental readers, not the default reward.
 """
 
 from __future__ import annotations
@@ -36,10 +23,15 @@ from sole.models.base import Reasoner
 from sole.models.ensemble import Combine, Ensemble
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-COMPACT_VARIANTS = ("default", "fold-a", "fold-b", "fold-a-s1", "fold-b-s1", "fold-a-mined", "fold-b-mined",
-                    "fold-a-mined2", "fold-b-mined2")
-HELD_OUT = "compact:fold-{fold}-mined2"
-"""The fold model that never saw a task (``{fold}``: its held-out fold)."""
+COMPACT: dict[str, str] = {
+    "default": "trained on all 50 tasks; `compact` alone names it",
+    "held-out-a": "trained on the 25 tasks of fold b: it never saw a task of fold a",
+    "held-out-b": "trained on the 25 tasks of fold a: it never saw a task of fold b",
+}
+"""The shipped compact checkpoints (``sole/checkpoints/<name>/``), name -> what it is. How each was made (data,
+command, commit) is the ``lineage`` of its config.json."""
+HELD_OUT = "compact:held-out-{fold}"
+"""The shipped model that never saw a task (``{fold}``: the task's fold)."""
 
 
 def load_compact(path: str | Path) -> Reasoner:
@@ -48,18 +40,23 @@ def load_compact(path: str | Path) -> Reasoner:
     return CompactReasoner(CompactModel.from_pretrained(path))
 
 
-def _compact(variant: str) -> Reasoner:
-    if variant not in COMPACT_VARIANTS:
-        raise ValueError(f"unknown compact checkpoint {variant!r}; valid: {', '.join(COMPACT_VARIANTS)} "
+def checkpoint_dir(variant: str) -> Path:
+    """The folder of the shipped compact checkpoint ``variant`` (a name of `COMPACT`)."""
+    if variant not in COMPACT:
+        raise ValueError(f"unknown compact checkpoint {variant!r}; valid: {', '.join(COMPACT)} "
                          "or a checkpoint directory")
-    return load_compact(CHECKPOINTS / variant)
+    return CHECKPOINTS / variant
+
+
+def _compact(variant: str) -> Reasoner:
+    return load_compact(checkpoint_dir(variant))
 
 
 def _ensemble(combine: Combine) -> Callable[[str], Reasoner]:
     def load(specs: str) -> Reasoner:
         if "+" not in specs:
             raise ValueError(f"{combine}:{specs} names one reasoner; join two or more with '+', "
-                             f"e.g. {combine}:compact:fold-a+DIR")
+                             f"e.g. {combine}:compact:held-out-a+DIR")
         parts = [_weighted(part) for part in specs.split("+")]
         weights = None if all(w is None for w, _ in parts) else [1.0 if w is None else w for w, _ in parts]
         return Ensemble([load_reasoner(spec) for _, spec in parts], combine, weights)
@@ -76,7 +73,7 @@ def _weighted(part: str) -> tuple[float | None, str]:
 def _wrapped(name: str, spec: str) -> Reasoner:
     """The reasoner a wrapper spec (``checked:SPEC``, ``gated:SPEC``) wraps."""
     if spec == "default":
-        raise ValueError(f"{name}: needs the reasoner it wraps, e.g. {name}:compact:fold-a")
+        raise ValueError(f"{name}: needs the reasoner it wraps, e.g. {name}:held-out")
     return load_reasoner(spec)
 
 
@@ -135,11 +132,11 @@ def load_reasoner(spec: str) -> Reasoner:
 
 def spec_for_task(spec: str, task: str) -> str:
     """``spec`` for reading ``task``: ``held-out`` (or empty), alone or as a part (``checked:held-out``), is
-    `HELD_OUT`, and ``{fold}`` becomes the fold that never held ``task``."""
-    from sole.envs.tasks import held_out_fold
+    `HELD_OUT`, and ``{fold}`` becomes the fold of ``task`` (the fold that model never saw)."""
+    from sole.envs.tasks import get_task
 
     spec = re.sub(r"(?<![^:+*])held-out(?![^+])", HELD_OUT, spec or "held-out")
-    return spec.replace("{fold}", held_out_fold(task))
+    return spec.replace("{fold}", get_task(task).fold)
 
 
 def wrap_spec(spec: str, width: int = 48) -> str:

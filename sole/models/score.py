@@ -38,8 +38,9 @@ class ScoreConfig:
     """mp4 of the scene view, same length as --video; needed by a reasoner that reads both the external and the
     scene view (e.g. a ``mean:`` ensemble of the two kinds of model)."""
     model: str = "compact"
-    """Reasoner spec: compact, compact:fold-a, compact:fold-b, a checkpoint directory, or a min:/median:/mean:
-    ensemble of these (`sole.models.registry`)."""
+    """Reasoner spec (`sole.models.registry`): compact (the default model), compact:held-out-a or
+    compact:held-out-b (the models that never saw fold a / fold b), a checkpoint directory, api:URL, hf:PATH.
+    Experimental: checked:SPEC, contrast:SPEC, gated:SPEC and the min:/median:/mean: ensembles."""
     stride: int = 1
     """Query every k-th frame (progress is interpolated in between)."""
     think: bool = True

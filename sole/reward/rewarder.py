@@ -36,9 +36,10 @@ class RewardConfig:
     source: str = "sole"
     """Reward source: sole, oracle-dense, oracle-sparse or zero."""
     model: str = ""
-    """Reasoner spec for ``sole`` (compact, compact:fold-a, a checkpoint dir, min:A+B, median:A+B+C, gated:SPEC);
-    default: the fold model that never saw the task. ``{fold}`` is that task's held-out fold, e.g.
-    min:compact:fold-{fold}+compact:fold-{fold}-s1 (`sole.models.registry.spec_for_task`)."""
+    """Reasoner spec for ``sole`` (`sole.models.registry`): compact, compact:held-out-a, a checkpoint dir, api:URL;
+    default (``held-out``): the shipped model that never saw the task. ``{fold}`` is the task's fold, e.g.
+    runs/sft-{fold}/final. Experimental: checked:SPEC, contrast:SPEC, gated:SPEC and the min:/median:/mean:
+    ensembles."""
     every: int = 1
     """Query the source every k agent steps (and at an episode's last step), holding or extrapolating between."""
     between: Literal["hold", "extrapolate"] = "hold"

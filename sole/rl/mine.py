@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from sole.data import store
-from sole.data.episode import Episode
+from sole.data.build import SEED_STRIDE, SPLIT_OFFSET
 from sole.envs.sim import VIEWS, TaskEnv, make_env
 from sole.rl.runs import load_policy
-from sole.synth.pipeline import SEED_STRIDE, SPLIT_OFFSET, content_hash
+from sole.synth.episode import Episode
 from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, N_FRAMES, Policy, record, to_episode
 
 console = Console()
@@ -100,7 +100,7 @@ def mine_split(cfg: MineConfig, split: str, per_run: int, policies: list[tuple[s
             bar.advance(progress)
     store.write_meta(root, manifests, cfg.size)
     return {"path": str(root), "episodes": sum(len(m["episodes"]) for m in manifests),
-            "seconds": round(time.perf_counter() - start, 1), "hash": content_hash(root)}
+            "seconds": round(time.perf_counter() - start, 1), "hash": store.content_hash(root)}
 
 
 def main(cfg: MineConfig) -> dict[str, Any]:

@@ -70,7 +70,8 @@ class ServeConfig:
     """Serve a reasoner over HTTP: /v1/score for videos, an OpenAI-compatible /v1/chat/completions for queries."""
 
     model: str = "compact"
-    """Reasoner spec served (`sole.models.registry`): compact, a fold model, a checkpoint directory, an ensemble."""
+    """Reasoner spec served (`sole.models.registry`): compact, compact:held-out-a, compact:held-out-b, a checkpoint
+    directory. Experimental: checked:SPEC, contrast:SPEC, gated:SPEC and the min:/median:/mean: ensembles."""
     host: str = "127.0.0.1"
     """Interface to listen on; 0.0.0.0 exposes the server to the network."""
     port: int = 8000

@@ -1,6 +1,6 @@
 """Foundation QA: spatial questions on one frame with its depth map, temporal questions on frame pairs and clips.
 
-Same record shape as the progress records (`sole.synth.records`): ``prompt``, ``image`` (uint8), ``completion``
+Same record shape as the progress records (`sole.train.records`): ``prompt``, ``image`` (uint8), ``completion``
 (``<answer>...</answer>``), plus ``answer``, ``qa`` (the question kind), ``task``, ``kind``, ``episode``, ``t``.
 Every answer is computed from privileged state, and a question is only asked where the answer is clear-cut
 (positions that differ by a few pixels or centimetres are skipped), so the data has no coin-flip labels.
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from sole.data.episode import Episode
 from sole.envs.sim import _UPSIDE_DOWN, TaskEnv
 from sole.envs.tasks import get_task
+from sole.synth.episode import Episode
 
 Point = tuple[float, float, float]
 """(u, v, depth): column and row in the displayed image, metres along the camera axis."""

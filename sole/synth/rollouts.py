@@ -8,7 +8,7 @@ progress of the simulator state at that frame.
 Kinds (registry `KINDS`): a policy that drives the env, optionally followed by a transform of the recorded video.
 
 - ``expert``: the scripted Meta-World expert until the task is first solved, then holding still (the experts keep
-  acting after success and often undo it: 11 of 50 tasks ended unsolved after 200 env steps without this).
+  acting after success and often undo it).
 - ``noisy``: the expert plus Gaussian action noise (sigma drawn per episode).
 - ``pause``: the expert with one to three stalls (hand held still, gripper kept) inserted.
 - ``partial``: the expert until progress first reaches a drawn level in [0.2, 0.6], then it idles.
@@ -20,8 +20,8 @@ Kinds (registry `KINDS`): a policy that drives the env, optionally followed by a
 - ``near-miss`` (hacking look-alike): the expert until progress first reaches a drawn level in [0.6, 0.8], then
   the gripper opens and backs away, leaving the object short of the goal.
 - ``look-away`` (hacking look-alike): the open gripper raised to the top of the workspace on the side away from
-  the object, so the wrist camera no longer sees it; the state SAC found to fool the default model on
-  drawer-close (docs/results.md). The object is untouched.
+  the object, so the wrist camera no longer sees it: a pose that looks done to a reader of the wrist view. The
+  object is untouched.
 - ``frozen`` (hacking look-alike): an expert video whose camera stalls for 15-40 frames: the last frame before
   the stall is repeated while time goes on. **Label decision**: during the stall the label and facts are held at
   the frozen frame's values, because a label must describe what the video shows and a stalled camera shows no
@@ -47,10 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from sole.data.episode import Episode
 from sole.envs.progress import SOLVED_FLOOR
 from sole.envs.sim import TaskEnv
 from sole.envs.tasks import get_task, scene_goals
+from sole.synth.episode import Episode
 
 ENV_STEPS = 200
 """Env steps per episode: 100 agent steps x action repeat 2."""
@@ -303,7 +303,7 @@ KINDS: dict[str, tuple[PolicyFactory, Transform | None]] = {
 EVAL_KINDS = ("expert", "noisy", "pause", "partial", "undo", "failure", "hover", "near-miss", "frozen", "occluded",
               "reversed")
 """Kinds of a synthesized evaluation split. Fixed, so that one command keeps writing the same split (seeds follow
-the episode order); ``look-away`` came later and is measured with ``--mix`` (see docs/results.md)."""
+the episode order); ``look-away`` is written into a split with ``--mix``."""
 
 
 def check_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:

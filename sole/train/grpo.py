@@ -5,15 +5,16 @@ Per query (drawn as in SFT) the decoder samples G completions; each is rewarded 
 - progress accuracy ``1 - |answer - label|`` (0 when no answer parses),
 - answer-format validity (``<think>...</think><answer>N%</answer>``),
 - fact accuracy: the share of the reasoning's claims (other than progress) that the facts verify
-  (`sole.synth.cot.cot_fact_accuracy`),
+  (`sole.data.cot.cot_fact_accuracy`),
 
 summed with weights. Advantages are normalised within each group of G; the loss is the clipped-ratio surrogate
 over the completion's tokens plus a KL penalty (k3 estimator) to the frozen SFT model. By default only the text
 decoder is updated: the visual state h and the fast progress head stay exactly as SFT left them, so GRPO can only
 change what the model *writes*. With ``--update all`` the policy gradient also reaches the encoders and fusion
 that compute h (the KL reference then reads its own h), so the progress head, which reads h, moves too. Before and
-after, the same held-out evaluation (`sole.train.evaluate`) is run, its reasoning read greedily (as a reward reads
-it) and, as ``sampled/think/*``, sampled at the training temperature (what GRPO's reward was earned by).
+after, the same validation is run (a `sole.train.sft.Validate`, handed in by the command: the evaluation protocol,
+`sole.eval.protocol.Validation`), its reasoning read greedily (as a reward reads it) and, as ``sampled/think/*``,
+sampled at the training temperature (what GRPO's reward was earned by).
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from sole.data.episode import Episode
+from sole.data.cot import THINK_RE, cot_fact_accuracy
 from sole.models.base import parse_answer
 from sole.models.compact import CompactModel, CompactReasoner, Inputs
-from sole.synth.cot import THINK_RE, cot_fact_accuracy
-from sole.train.evaluate import EvalSpec, evaluate, think_stats, think_subset
+from sole.synth.episode import Episode
 from sole.train.samples import (
     DataConfig,
     Example,
@@ -43,9 +43,10 @@ from sole.train.samples import (
     load_split,
     query_facts,
     read_unseen,
+    spread,
     to_inputs,
 )
-from sole.train.sft import SFTConfig, lr_at
+from sole.train.sft import SFTConfig, Validate, lr_at
 
 console = Console()
 DECODER = ("tok_emb", "h0", "cond", "gru", "lm_head")
@@ -89,9 +90,10 @@ class GRPOConfig:
     training tasks. Otherwise only tasks not trained on (an overlap is an error): give the other fold for a
     comparison on tasks neither model trained on."""
     eval_episodes: int = 40
-    """Validation episodes in the before/after comparison."""
+    """Validation episodes in the before/after comparison, evenly spread over the validation set."""
     think_episodes: int = 40
-    """Of those, episodes read with reasoning on (the metrics a decoder-only update can change)."""
+    """Of those, episodes read with reasoning on (the metrics a decoder-only update can change); the command hands
+    this to the validation it runs."""
     threads: int = 1
     seed: int = 0
 
@@ -174,12 +176,13 @@ def policy_loss(cfg: GRPOConfig, logp: torch.Tensor, old: torch.Tensor, ref: tor
 # ----------------------------------------------------------------------------------------------- loop
 
 
-def judge_all(cfg: GRPOConfig, model: CompactModel, episodes: list[Episode], spec: EvalSpec) -> dict[str, float]:
-    """`evaluate` (greedy reasoning, as a reward reads it), plus ``sampled/think/*``: the same reasoning episodes
-    with completions sampled at the training temperature, the distribution GRPO's reward was earned by."""
+def judge_all(cfg: GRPOConfig, model: CompactModel, episodes: list[Episode], validate: Validate) -> dict[str, float]:
+    """``validate`` (greedy reasoning, as a reward reads it), plus ``sampled/think/*``: its reasoning readings with
+    completions sampled at the training temperature, the distribution GRPO's reward was earned by."""
+    episodes = spread(episodes, cfg.eval_episodes)
     sampled = CompactReasoner(model, temperature=cfg.temperature, seed=cfg.seed)
-    return evaluate(CompactReasoner(model), episodes, spec) | {
-        f"sampled/{k}": v for k, v in think_stats(sampled, think_subset(episodes, spec), spec).items()}
+    return validate(CompactReasoner(model), episodes) | {
+        f"sampled/{k}": v for k, v in validate(sampled, episodes).items() if k.startswith("think/")}
 
 
 def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> dict[str, Any]:
@@ -194,7 +197,7 @@ def _compare(before: dict[str, float], after: dict[str, float], path: Path) -> d
     return out
 
 
-def main(cfg: GRPOConfig) -> dict[str, Any]:
+def main(cfg: GRPOConfig, validate: Validate) -> dict[str, Any]:
     if cfg.sample.p_derived > 0:
         raise ValueError("sample.p_derived must be 0 for GRPO: its fact reward verifies claims about suite tasks, "
                          "and derived goals have none")
@@ -202,18 +205,17 @@ def main(cfg: GRPOConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     split = load_split(cfg.data)
     val = read_unseen(cfg.data, cfg.eval_tasks, split.tasks) if cfg.eval_tasks else split.val
-    return train(cfg, split.tasks, split.train, val)
+    return train(cfg, split.tasks, split.train, val, validate=validate)
 
 
-def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode]) -> dict[str, Any]:
+def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode], *,
+          validate: Validate) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     model = CompactModel.from_pretrained(cfg.init)
     ref = copy.deepcopy(model).eval()
-    spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=cfg.think_episodes,
-                    max_episodes=cfg.eval_episodes)
-    before = judge_all(cfg, model, val_eps or train_eps, spec)
+    before = judge_all(cfg, model, val_eps or train_eps, validate)
     params = [p for n, p in model.named_parameters() if trainable(cfg, n)]
     for n, p in model.named_parameters():
         p.requires_grad_(trainable(cfg, n))
@@ -257,5 +259,5 @@ def train(cfg: GRPOConfig, tasks: tuple[str, ...], train_eps: list[Episode], val
     for p in model.parameters():
         p.requires_grad_(True)
     model.save_pretrained(out / "final", step=cfg.steps, extra={"grpo": asdict(cfg)})
-    after = judge_all(cfg, model, val_eps or train_eps, spec)
+    after = judge_all(cfg, model, val_eps or train_eps, validate)
     return _compare(before, after, out / "compare.json")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sole.data.episode import Episode
 from sole.models.compact import CompactModel
+from sole.synth.episode import Episode
 from sole.synth.foundation import fact_questions, temporal_questions
 from sole.train.samples import to_inputs
 

@@ -5,7 +5,8 @@ What a sample teaches, and why:
 - **Goal mix.** The own task's goal most of the time; a *counterfactual* goal of the same scene some of the time
   (window-open on a window-close video, whose label falls), so the verb matters; a *mismatched* goal of another
   scene otherwise, label 0, so the object matters. Which counterfactual goals are allowed: `SampleConfig`.
-- **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept for validation.
+- **Paraphrases.** Goal text is drawn from the task's paraphrases except ``held_out_goal``, kept out of training
+  (`sole eval reward --goal-index` reads it).
 - **Direction.** A share of samples plays the episode backwards (frames and labels reversed together, as the
   synthesis's ``reversed`` kind does), so "how much changed since the first frame" rises while progress falls
   and only the object's state tells them apart.
@@ -27,10 +28,10 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from sole.data.episode import Episode
 from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.compact import Inputs, stack_frames
 from sole.synth.derived import Part, derived_cot, derived_goal, derived_goals, is_derived
+from sole.synth.episode import Episode
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ def thin_per_task(episodes: list[Episode], n: int) -> list[Episode]:
     return [ep for ep in episodes if id(ep) in keep]
 
 
+def spread(episodes: list[Episode], n: int) -> list[Episode]:
+    """At most ``n`` episodes, evenly spread over the list (so every task and kind keeps a share); 0: all."""
+    if n <= 0 or len(episodes) <= n:
+        return episodes
+    return [episodes[int(i * len(episodes) / n)] for i in range(n)]
+
+
 def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> list[Episode]:
     """Validation episodes (``cfg.val``) of tasks outside ``trained``: how a model reads tasks it never saw."""
     if not cfg.val:
@@ -104,16 +112,15 @@ def read_unseen(cfg: DataConfig, selection: str, trained: tuple[str, ...]) -> li
 class SampleConfig:
     p_own: float = 0.6
     """Share of samples whose goal is the episode's own task. The rest not taken by counterfactuals pair the video
-    with another scene's goal and label 0. A fold model trained with any of those (even 5%) answered ~0 on every
-    unseen task, whose goal and scene it had never seen together (held-out VOC 0.28 vs 0.61 with 1.0, the
-    shipped fold models' setting; docs/model.md)."""
+    with another scene's goal and label 0. A model meant for unseen tasks is trained with 1.0: one taught that a
+    goal it never saw with a scene means 0 answers ~0 on every unseen task, whose goal and scene are such a pair."""
     p_counterfactual: float = 0.2
     """Share with a counterfactual goal of the same scene (falls back to the own goal when there is none)."""
     cf_goals: Literal["train", "scene"] = "train"
     """Counterfactual goals allowed: only the training tasks' goals, or every goal of the scene. "scene" leaks a
-    held-out task into a fold model: reversed and undo videos of its sibling show the held-out task being done
-    (a drawer closing in a reversed drawer-open video) and would be labelled for its goal. Siblings sit in
-    opposite folds, so under "train" a fold model sees no counterfactual goal at all; for the model trained on
+    held-out task into a model trained on one fold: reversed and undo videos of its sibling show the held-out task
+    being done (a drawer closing in a reversed drawer-open video) and would be labelled for its goal. Siblings sit
+    in opposite folds, so under "train" such a model sees no counterfactual goal at all; for a model trained on
     all tasks the two are the same."""
     max_gap: int = 10
     """The previous frame is t-k with k uniform in 1..max_gap."""
@@ -121,18 +128,14 @@ class SampleConfig:
     """Largest standard deviation of the noise added to the prior (drawn uniformly per sample)."""
     p_random_prior: float = 0.4
     """Share of samples whose prior is uniform in [0, 1], unrelated to the truth. Without it the model learns to
-    copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0
-    (measured: train L1 0.06 but 0.51 MAE in the feedback loop after 400 steps)."""
+    copy the prior (progress moves little between nearby frames) and, fed its own answers from 0%, stays at 0."""
     p_reverse: float = 0.3
-    """Share of samples that play their episode backwards (see the module docstring). Without them the model read
-    "how much changed" rather than the object's state: a fold model trained on drawer-open scored a closing drawer
-    as opening (validation MAE 0.157 without, 0.078 with 0.3, on fresh layouts of the training tasks)."""
+    """Share of samples that play their episode backwards (see the module docstring), so that "how much changed"
+    is not enough: a closing drawer must not read as an opening one."""
     p_extreme_prior: float = 0.5
     """Share of those random priors put at an end, 0 or 1 (equally often), instead of uniformly in [0, 1]. Solved
-    experts hold at 1, so "prior 1 -> answer 1" is the commonest pattern in the data, and a model trained without
-    this (0.0) repeated a prior of 1 whatever the frames showed (a window closing under "open the window": 0.97 at
-    every step when fed 1, 0.13 when fed 0), which a policy can exploit by looking done once. With 0.5 the default
-    model's opposite-verb goal wins 5% instead of 42% of expert videos (docs/model.md)."""
+    experts hold at 1, so "prior 1 -> answer 1" is the commonest pattern in the data; without this a model learns to
+    repeat a prior of 1 whatever the frames show, which a policy can exploit by looking done once."""
     p_derived: float = 0.0
     """Share of samples whose goal is a derived one (`sole.synth.derived`): a part of the scene (the task's object
     or the gripper) and a direction, labelled from the stored positions. The other samples follow the goal mix
@@ -140,7 +143,7 @@ class SampleConfig:
     derived_parts: tuple[Part, ...] = ("obj", "hand")
     """Parts derived goals may name; a derived sample picks one of those its episode offers, then a direction."""
     held_out_goal: int = 2
-    """Index of the goal paraphrase never used in training (validation reads it)."""
+    """Index of the goal paraphrase never used in training (`sole eval reward --goal-index 2` reads it)."""
     shift: int = 4
     """Random-shift augmentation in pixels (0: off); the same shift for a sample's three frames."""
 
@@ -291,7 +294,7 @@ def query_facts(ep: Episode, ex: Example) -> tuple[dict, dict]:
 
 def completion(ep: Episode, ex: Example, rng: np.random.Generator) -> str:
     """The target text of ``ex``: the synthesis CoT generator's completion from the facts of both steps."""
-    from sole.synth.cot import make_cot
+    from sole.data.cot import make_cot
 
     if is_derived(ex.goal_task):
         return derived_cot(derived_goal(ep.task, ex.goal_task), ep.facts, played_order(len(ep), ex.reverse), ex.t)

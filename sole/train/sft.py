@@ -3,8 +3,11 @@
 One loop, top-down: load episodes -> split train/validation per task -> fit the CoT tokenizer on generated
 completions -> sample queries (`sole.train.samples`) -> loss = progress L1 (fast head) + teacher-forced CoT
 cross-entropy (decoder), plus foundation QA through the decoder when asked (`sole.train.qa`) -> periodic
-validation (`sole.train.evaluate`) and checkpoints. A rerun with the same ``out`` resumes from ``out/last``
-(weights, optimizer, step).
+validation and checkpoints. A rerun with the same ``out`` resumes from ``out/last`` (weights, optimizer, step).
+
+Validation is a `Validate` callable handed in by the caller. The command (`sole.cli`) hands in the evaluation
+protocol of `sole eval reward` (`sole.eval.protocol.Validation`), so ``val.json`` and an evaluation's
+``metrics.json`` mean the same thing; training comes before evaluation on the data path and does not import it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,14 +27,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from safetensors.torch import load_file, save_file
 
-from sole.data.episode import Episode
+from sole.models.base import Reasoner
 from sole.models.compact import CompactConfig, CompactModel, CompactReasoner, new_goal_vocab
 from sole.models.tokenizer import PAD, WordTokenizer
-from sole.train.evaluate import EvalSpec, evaluate
+from sole.synth.episode import Episode
 from sole.train.qa import QAExample, QASampler, qa_accuracy
-from sole.train.samples import DataConfig, SampleConfig, Sampler, completion, load_split, read_unseen, to_inputs
+from sole.train.samples import (
+    DataConfig,
+    SampleConfig,
+    Sampler,
+    completion,
+    load_split,
+    read_unseen,
+    spread,
+    to_inputs,
+)
 
 console = Console()
+
+Validate = Callable[[Reasoner, list[Episode]], dict[str, float]]
+"""Reads a reasoner on validation episodes and returns its metrics (`sole.eval.protocol.Validation`)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,7 @@ class SFTConfig:
     text_batch: int = 16
     """Queries per step whose completion trains the decoder (the CoT is templated: fewer examples suffice, and
     the recurrent decoder is the costly part of a step on CPU). 0 trains the progress head alone, without the
-    reasoning: the ablation of what the CoT loss does to the progress a reward reads (docs/model.md)."""
+    reasoning."""
     qa_batch: int = 0
     """Foundation-QA queries per step (`sole.train.qa`: questions about the training episodes' frames), trained
     through the decoder alone; validation then reads their accuracy too (``qa_acc``). 0: none, as the shipped
@@ -68,7 +83,7 @@ class SFTConfig:
     eval_every: int = 1000
     """Steps between validations (and checkpoints)."""
     eval_episodes: int = 60
-    """Validation episodes read per validation (0: all)."""
+    """Validation episodes read per validation, evenly spread over the validation set (0: all)."""
     probe_tasks: str = ""
     """Tasks not trained on whose episodes of ``data.val`` are also read at each validation (metrics under
     ``probe/``): how the reading of unseen tasks moves during training. For watching only; the final checkpoint
@@ -79,8 +94,8 @@ class SFTConfig:
     corpus: int = 20000
     """Completions generated to fit the CoT tokenizer."""
     threads: int = 1
-    """Torch CPU threads. One is faster than two on a shared 2-core machine (measured: 0.2 s vs 1-5 s a step
-    while other jobs ran), since two threads wait on each other whenever one is descheduled."""
+    """Torch CPU threads. One suits a shared 2-core machine: two threads wait on each other whenever one is
+    descheduled."""
     seed: int = 0
 
     @classmethod
@@ -185,17 +200,18 @@ def build_or_resume(cfg: SFTConfig, sampler: Sampler, rng: np.random.Generator,
     return model, opt, step
 
 
-def validate(model: CompactModel, val: list[Episode], cfg: SFTConfig, prefix: str = "val") -> dict[str, float]:
+def validate_model(model: CompactModel, val: list[Episode], cfg: SFTConfig, validate: Validate,
+                   prefix: str = "val") -> dict[str, float]:
+    """``validate`` on ``cfg.eval_episodes`` of ``val`` (and QA accuracy when QA is trained), under ``prefix/``."""
     model.eval()
-    spec = EvalSpec(goal_index=cfg.sample.held_out_goal, think_episodes=2, max_episodes=cfg.eval_episodes)
-    metrics = {f"{prefix}/{k}": v for k, v in evaluate(CompactReasoner(model), val, spec).items()}
+    metrics = {f"{prefix}/{k}": v for k, v in validate(CompactReasoner(model), spread(val, cfg.eval_episodes)).items()}
     if cfg.qa_batch > 0:
         metrics |= {f"{prefix}/{k}": v for k, v in qa_accuracy(model, val, cfg.qa_episodes, cfg.seed).items()}
     model.train()
     return metrics
 
 
-CURVES = ("mae", "voc", "margin/opposite", "margin/unrelated")
+CURVES = ("mae", "voc", "hack_acc", "confusion")
 """Validation readings drawn in ``curves.png``, one panel each, for the training tasks and the probe tasks."""
 
 
@@ -237,20 +253,20 @@ def save(model: CompactModel, opt: torch.optim.Optimizer | None, cfg: SFTConfig,
     return path
 
 
-def main(cfg: SFTConfig) -> Path:
+def main(cfg: SFTConfig, validate: Validate) -> Path:
     split = load_split(cfg.data)
     recorded = set(split.train[0].frames)
     if missing := [v for v in cfg.model.views if v not in recorded]:
         raise ValueError(f"the model reads views {', '.join(missing)} that {cfg.data.root} does not hold (it has "
                          f"{', '.join(sorted(recorded))}); synthesize them with `sole synth --views ...`")
     probe = read_unseen(cfg.data, cfg.probe_tasks, split.tasks) if cfg.probe_tasks else []
-    return train(cfg, split.tasks, split.train, split.val, probe)
+    return train(cfg, split.tasks, split.train, split.val, probe, validate=validate)
 
 
 def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_eps: list[Episode],
-          probe_eps: list[Episode] | None = None) -> Path:
-    """Train on ``train_eps`` (goals drawn from ``tasks``), validate on ``val_eps`` (and ``probe_eps``, episodes of
-    tasks not trained on); the final checkpoint dir."""
+          probe_eps: list[Episode] | None = None, *, validate: Validate) -> Path:
+    """Train on ``train_eps`` (goals drawn from ``tasks``), validate with ``validate`` on ``val_eps`` (and
+    ``probe_eps``, episodes of tasks not trained on); the final checkpoint dir."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -291,10 +307,10 @@ def train(cfg: SFTConfig, tasks: tuple[str, ...], train_eps: list[Episode], val_
             validating = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
             if validating:
                 if val_eps:
-                    metrics = validate(model, val_eps, cfg)
+                    metrics = validate_model(model, val_eps, cfg, validate)
                     row |= metrics
                 if probe_eps:
-                    row |= validate(model, probe_eps, cfg, prefix="probe")
+                    row |= validate_model(model, probe_eps, cfg, validate, prefix="probe")
                 row["time/elapsed_s"] = time.time() - t0
                 save(model, opt, cfg, step + 1, "last")
                 if cfg.keep_checkpoints:

@@ -104,3 +104,18 @@ def test_lerobot_package_opens_the_dataset(dataset):
     assert got["frame_index"] == 1 and got["progress"] == pytest.approx(float(eps[1].labels["drawer-open"][1]))
     decoded = np.transpose(np.asarray(got["external"]), (1, 2, 0))
     assert np.abs(decoded - eps[1].frames["external"][1]).mean() < 60  # random noise frames, lossy mp4
+
+
+def test_a_dataset_not_marked_complete_is_refused_with_the_command_that_finishes_it(dataset):
+    root, _ = dataset
+    store.write_json(root / "config.json", {"command": "sole synth --out x --seed 3"})
+    (root / "meta" / "info.json").unlink()
+    for read in (store.load_episodes, store.load_datasets, store.dataset_summary, store.require_complete):
+        with pytest.raises(ValueError, match=r"incomplete \(3 episodes written, no meta/info.json\).*"
+                                             r"finish it with `sole synth --out x --seed 3`"):
+            read(str(root))
+    store.write_meta(root, [store.read_manifest(root, 0)], size=64)  # counts the first shard's episodes only
+    with pytest.raises(ValueError, match="meta/info.json counts 2"):
+        store.load_episodes(root)
+    store.write_meta(root, [store.read_manifest(root, s) for s in (0, 1)], size=64)
+    assert store.require_complete(root) == root and len(store.load_episodes(root)) == 3

@@ -1,8 +1,9 @@
 import json
+import math
 
 import pytest
 
-from sole.envs.check import TARGETS, CheckConfig, main
+from sole.envs.check import TARGETS, CheckConfig, main, nan_means
 
 
 def test_check_one_task_writes_table_json(tmp_path):
@@ -26,3 +27,9 @@ def test_all_fifty_tasks_meet_the_targets(tmp_path):
     report = main(CheckConfig(out=str(tmp_path / "check.json")))
     assert all(t["pass"] for t in report["summary"]["targets"].values()), report["summary"]
     assert report["summary"]["gate_errors"] == 0
+
+
+def test_nan_means_skip_undefined_values_per_metric():
+    means = nan_means([{"a": 1.0, "b": float("nan")}, {"a": 3.0, "b": float("nan")}, {"a": float("nan"), "b": 2.0}])
+    assert means == {"a": 2.0, "b": 2.0}
+    assert math.isnan(nan_means([{"a": float("nan")}])["a"])

@@ -1,6 +1,6 @@
 import pytest
 
-from sole.envs.tasks import TASK_GROUPS, TASKS, get_task, held_out_fold, resolve_tasks, scene_goals
+from sole.envs.tasks import TASK_GROUPS, TASKS, get_task, resolve_tasks, scene_goals
 
 REWIND = ["window-close", "reach-wall", "faucet-close", "coffee-button", "button-press-wall", "door-lock",
           "handle-press-side", "sweep-into"]
@@ -29,7 +29,6 @@ def test_rewind_tasks_split_evenly():
 
 def test_resolve_groups_and_names():
     assert resolve_tasks("fold-a,window-open-v3")[-1] == "window-open"
-    assert held_out_fold("window-close") == "b"
     assert scene_goals("window-close") == ("window-close", "window-open")
 
 

@@ -83,7 +83,7 @@ def test_episodes_sharing_a_first_frame_keep_their_own_ledgers():
 
 
 def test_checked_spec_names_the_held_out_model_and_needs_a_reasoner(tiny_checkpoint):
-    assert spec_for_task("checked:held-out", "push") == "checked:compact:fold-a-mined2"
+    assert spec_for_task("checked:held-out", "push") == "checked:compact:held-out-b"
     assert load_reasoner(f"checked:{tiny_checkpoint}").views == ("external", "wrist")
     with pytest.raises(ValueError, match="needs the reasoner it wraps"):
         load_reasoner("checked")

@@ -1,10 +1,8 @@
-import json
-
 import numpy as np
 import pytest
 
 from sole.models.base import Query, Step
-from sole.models.gated import CLOSED, HIGH, LOW, GateCheckConfig, Gated, cap, check_main, scene_change
+from sole.models.gated import CLOSED, HIGH, LOW, Gated, cap, scene_change
 from sole.models.registry import load_reasoner, spec_for_task
 
 
@@ -47,16 +45,8 @@ def test_an_untouched_scene_caps_the_answer_and_a_moved_one_does_not():
     assert untouched.text == done.text == "<answer>95%</answer>"
 
 
-def test_check_gate_caps_a_look_away_and_opens_for_a_pressed_button(tmp_path):
-    out = tmp_path / "gate.json"
-    summary = check_main(GateCheckConfig(tasks="button-press", seeds=1, out=str(out)))
-    assert summary["both"] == 1 and summary["not_opened"] == summary["open_on_look_away"] == []
-    row = json.loads(out.read_text())["tasks"]["button-press"]
-    assert row == {"solved_cap": 1.0, "experts_solved": 1, "look_away_cap": pytest.approx(CLOSED)}
-
-
 def test_gated_spec_names_the_held_out_model_and_needs_a_reasoner(tiny_checkpoint):
-    assert spec_for_task("gated:held-out", "push") == "gated:compact:fold-a-mined2"
+    assert spec_for_task("gated:held-out", "push") == "gated:compact:held-out-b"
     assert load_reasoner(f"gated:{tiny_checkpoint}").views == ("external", "wrist", "scene")
     with pytest.raises(ValueError, match="needs the reasoner it wraps"):
         load_reasoner("gated")

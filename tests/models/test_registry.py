@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from sole.envs.tasks import resolve_tasks
-from sole.models.registry import CHECKPOINTS, COMPACT_VARIANTS, load_reasoner, spec_for_task, wrap_spec
+from sole.envs.tasks import get_task, resolve_tasks
+from sole.models.compact import CompactModel
+from sole.models.registry import CHECKPOINTS, COMPACT, checkpoint_dir, load_reasoner, spec_for_task, wrap_spec
 
 
 def test_unknown_backend():
@@ -11,45 +12,56 @@ def test_unknown_backend():
         load_reasoner("nope")
 
 
-def test_unknown_variant():
-    with pytest.raises(ValueError, match="unknown compact checkpoint 'fold-z'"):
-        load_reasoner("compact:fold-z")
+def test_unknown_variant_names_the_shipped_ones():
+    with pytest.raises(ValueError, match="unknown compact checkpoint 'fold-a-mined2'; valid: default, held-out-a"):
+        load_reasoner("compact:fold-a-mined2")
 
 
 def test_checkpoint_directory(tiny_checkpoint):
     assert load_reasoner(tiny_checkpoint).views == ("external", "wrist")
 
 
-def test_shipped_fold_models_load_and_pair_in_an_ensemble():
-    assert load_reasoner("min:compact:fold-b+compact:fold-b-s1").views == ("external", "wrist")
+def test_shipped_checkpoints_are_the_registry_and_load():
+    assert sorted(p.name for p in CHECKPOINTS.iterdir() if p.is_dir()) == sorted(COMPACT)
+    for variant in COMPACT:
+        CompactModel.from_pretrained(checkpoint_dir(variant))  # the lineage in config.json is read past
+    assert load_reasoner("min:compact:held-out-a+compact:held-out-b").views == ("external", "wrist")
 
 
-def test_held_out_spec_names_the_fold_that_never_saw_the_task():
-    assert spec_for_task("held-out", "window-close") == "compact:fold-b-mined2"  # window-close is in fold a
-    assert spec_for_task("", "sweep-into") == "compact:fold-a-mined2"
-    assert spec_for_task("min:compact:fold-{fold}+compact:fold-{fold}-s1", "window-open") == \
-        "min:compact:fold-a+compact:fold-a-s1"
-    assert spec_for_task("compact", "window-open") == "compact"
-    assert spec_for_task("min:held-out+runs/held-out/final", "window-open") == \
-        "min:compact:fold-a-mined2+runs/held-out/final"  # a path that says held-out stays a path
-
-
-@pytest.mark.parametrize("variant", [v for v in COMPACT_VARIANTS if v.startswith("fold-")])
-def test_shipped_fold_model_trained_only_on_its_own_fold(variant):
-    fold = variant.split("-")[1]
-    trained = json.loads((CHECKPOINTS / variant / "config.json").read_text())["train"]["data"]["tasks"]
-    assert trained == f"fold-{fold}"
+@pytest.mark.parametrize("task, directory, trained_on", [("window-close", "held-out-a", "fold-b"),
+                                                         ("sweep-into", "held-out-b", "fold-a")])
+def test_held_out_reads_a_task_with_the_checkpoint_that_never_saw_its_fold(task, directory, trained_on):
+    assert get_task(task).fold == directory[-1]
+    spec = spec_for_task("held-out", task)
+    name, _, variant = spec.partition(":")
+    assert (name, checkpoint_dir(variant)) == ("compact", CHECKPOINTS / directory)
+    meta = json.loads((checkpoint_dir(variant) / "config.json").read_text())
+    assert meta["train"]["data"]["tasks"] == trained_on
+    assert {"data", "command", "commit", "former_name"} <= set(meta["lineage"])
+    assert f"--data.tasks {trained_on}" in meta["lineage"]["command"]
 
 
 @pytest.mark.parametrize("fold", ["a", "b"])
 def test_held_out_spec_never_reads_a_task_with_a_model_that_saw_it(fold):
     for task in resolve_tasks(f"fold-{fold}"):
-        assert f"fold-{fold}" not in spec_for_task("held-out", task)
+        variant = spec_for_task("held-out", task).partition(":")[2]
+        trained = json.loads((checkpoint_dir(variant) / "config.json").read_text())["train"]["data"]["tasks"]
+        assert task not in resolve_tasks(trained)
+
+
+def test_held_out_and_fold_in_composite_specs():
+    assert spec_for_task("", "sweep-into") == "compact:held-out-b"
+    assert spec_for_task("min:compact:held-out-{fold}+runs/x-{fold}/final", "window-open") == \
+        "min:compact:held-out-b+runs/x-b/final"
+    assert spec_for_task("compact", "window-open") == "compact"
+    assert spec_for_task("min:held-out+runs/held-out/final", "window-open") == \
+        "min:compact:held-out-b+runs/held-out/final"  # a path that says held-out stays a path
 
 
 def test_long_ensemble_label_wraps_after_its_joins():
-    spec = "sole=gated:median:compact:fold-{fold}+compact:fold-{fold}-s1+compact:fold-{fold}-mined"
+    spec = "sole=gated:median:compact:held-out-{fold}+runs/sft-s1-{fold}/final+runs/sft-s2-{fold}/final"
     lines = wrap_spec(spec, width=48).split("\n")
-    assert lines == ["sole=gated:median:compact:fold-{fold}+", "compact:fold-{fold}-s1+compact:fold-{fold}-mined"]
+    assert lines == ["sole=gated:median:compact:held-out-{fold}+", "runs/sft-s1-{fold}/final+",
+                     "runs/sft-s2-{fold}/final"]
     assert "".join(lines) == spec
     assert wrap_spec("oracle-dense") == "oracle-dense"

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from sole.cli import COMMANDS
+from sole.data.build import SEED_STRIDE
 from sole.data.store import load_datasets
 from sole.reward.rewarder import RewardConfig
 from sole.rl.mine import KIND, MineConfig, main, policy_actions
 from sole.rl.sac import SACConfig
 from sole.rl.sac import main as train_sac
-from sole.synth.pipeline import SEED_STRIDE
 from sole.synth.rollouts import N_FRAMES
 
 

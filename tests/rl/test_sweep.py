@@ -31,19 +31,20 @@ def test_each_sweep_into_a_folder_is_recorded(tmp_path):
 
 
 def test_reward_with_named_reasoner_gets_its_own_run_and_label():
-    jobs = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole", "sole=compact:fold-a"),
+    jobs = SweepConfig(tasks="drawer-close", rewards=("oracle-dense", "sole", "sole=compact:held-out-a"),
                        seeds=(1,)).jobs()
     assert [(j.reward.source, j.reward.model) for j in jobs] == [("oracle-dense", ""), ("sole", ""),
-                                                                 ("sole", "compact:fold-a")]
-    assert [j.reward.label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:fold-a"]
+                                                                 ("sole", "compact:held-out-a")]
+    assert [j.reward.label() for j in jobs] == ["oracle-dense", "sole", "sole=compact:held-out-a"]
     assert [j.run_dir().name for j in jobs] == ["drawer-close-oracle-dense-s1", "drawer-close-sole-s1",
-                                              "drawer-close-sole-compact-fold-a-s1"]
+                                              "drawer-close-sole-compact-held-out-a-s1"]
     ckpt = SweepConfig(tasks="drawer-close", rewards=("sole=runs/sft/final",), out="runs/x").jobs()[0]
     assert ckpt.run_dir() == Path("runs/x/drawer-close-sole-runs-sft-final-s0")  # one folder per run
-    ens = SweepConfig(tasks="drawer-close", rewards=("sole=min:compact:fold-{fold}+compact:fold-{fold}-s1",)).jobs()[0]
-    assert ens.run_dir().name == "drawer-close-sole-min-compact-fold-fold-compact-fold-fold-s1-s0"
-    mean = SweepConfig(tasks="drawer-close", rewards=("sole=mean:0.2*compact:fold-a+0.8*runs/x/final",)).jobs()[0]
-    assert mean.run_dir().name == "drawer-close-sole-mean-0.2-compact-fold-a-0.8-runs-x-final-s0"
+    ens = SweepConfig(tasks="drawer-close", rewards=("sole=min:compact:held-out-{fold}+runs/s1-{fold}/final",))
+    ens = ens.jobs()[0]
+    assert ens.run_dir().name == "drawer-close-sole-min-compact-held-out-fold-runs-s1-fold-final-s0"
+    mean = SweepConfig(tasks="drawer-close", rewards=("sole=mean:0.2*compact:held-out-a+0.8*runs/x/final",)).jobs()[0]
+    assert mean.run_dir().name == "drawer-close-sole-mean-0.2-compact-held-out-a-0.8-runs-x-final-s0"
 
 
 def _write_evals(run_dir, successes, every=1000):

@@ -49,12 +49,12 @@ def test_policy_loss_pushes_up_positive_advantage():
 
 
 @pytest.mark.parametrize("update", ["decoder", "all"])
-def test_tiny_grpo_end_to_end(task_set, episodes, tmp_path, update):
+def test_tiny_grpo_end_to_end(task_set, episodes, validate, tmp_path, update):
     split = split_episodes(episodes, 3)
-    init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, *split)
+    init = sft_train(SFTConfig.tiny(out=str(tmp_path / "sft")), task_set, *split, validate=validate)
     cfg = dataclasses.replace(GRPOConfig.tiny(init=str(init), out=str(tmp_path / "grpo")), update=update)
-    out = train(cfg, task_set, *split)
-    assert set(out) == {"sft", "grpo"} and {"think/facts", "sampled/think/mae"} <= set(out["grpo"])
+    out = train(cfg, task_set, *split, validate=validate)
+    assert set(out) == {"sft", "grpo"} and {"think/cot_fact_acc", "sampled/think/mae"} <= set(out["grpo"])
     rows = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and "reward/accuracy" in rows[0]
     assert (tmp_path / "grpo" / "final" / "model.safetensors").is_file()
@@ -74,9 +74,9 @@ def test_update_all_sends_the_policy_gradient_into_h(task_set, episodes):
     assert not trainable(decoder_only, "head.weight") and all(trainable(everything, n) for n in names)
 
 
-def test_derived_goals_refused(tmp_path):
+def test_derived_goals_refused(validate, tmp_path):
     cfg = GRPOConfig.tiny(init=str(tmp_path / "none"), out=str(tmp_path / "grpo"))
     cfg = dataclasses.replace(cfg, sample=dataclasses.replace(cfg.sample, p_derived=0.2))
     with pytest.raises(ValueError, match="p_derived must be 0"):
-        grpo_main(cfg)
+        grpo_main(cfg, validate)
     assert not (tmp_path / "grpo").exists()

@@ -47,11 +47,11 @@ def test_written_answer():
     assert written_answer("left") is None
 
 
-def test_sft_with_foundation_qa_learns_to_answer(task_set, episodes, tmp_path):
+def test_sft_with_foundation_qa_learns_to_answer(task_set, episodes, validate, tmp_path):
     cfg = replace(SFTConfig.tiny(out=str(tmp_path / "run")), steps=150, eval_every=150, batch_size=16, lr=3e-3,
                   qa_batch=8, qa_episodes=60)
     train_eps, val_eps = split_episodes(episodes, 3)
-    final = train(cfg, task_set, train_eps, val_eps)
+    final = train(cfg, task_set, train_eps, val_eps, validate=validate)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert np.mean([r["train/qa_ce"] for r in rows[-10:]]) < 0.5 * np.mean([r["train/qa_ce"] for r in rows[:10]])
     val = json.loads((final / "val.json").read_text())

@@ -1,46 +1,58 @@
-"""SOLE-R1-shaped reasoning records from episodes, and their export as an HF `datasets` folder for TRL.
+"""`sole train export`: a dataset's episodes as SOLE-R1 reasoning records and foundation QA, written as HF
+`datasets` folders for training a vision-language model with TRL.
 
 A record is one query of the SOLE-R1 contract with its answer: the prompt text (goal and previous progress,
-`sole.models.base.prompt_text`), one composite image (first | previous | current frame left to right; external
-view on top, wrist view below), the completion (`sole.synth.cot.make_cot`) and the true progress.
+`sole.models.base.prompt_text`), one composite image (`sole.models.base.composite`: first | previous | current
+frame left to right, a row per view), the completion (`sole.data.cot.make_cot`) and the true progress.
 
 Two modes, as in the published tooling: ``dense`` queries every frame with the previous frame as "previous";
 ``subsampled`` queries ~``n_query`` frames (`sole.models.base.query_frames`) and carries the previous queried
 frame and its progress. The previous progress in the prompt is the true label there (teacher forcing), and 0 at
 the first query, as the contract starts every episode at 0%.
+
+The foundation QA (`sole.synth.foundation`) are temporal questions on every episode and spatial ones on a fresh
+rollout per task. Both sets go to ``<out>/progress`` and ``<out>/qa``, one parquet file per split.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
+from rich.console import Console
 
-from sole.data.episode import Episode
-from sole.data.store import iter_episodes
+from sole.data.cot import make_cot
+from sole.data.store import iter_episodes, require_complete
 from sole.envs.tasks import TASKS, get_task
-from sole.models.base import prompt_text, query_frames
-from sole.synth.cot import make_cot
+from sole.models.base import VIEW_ROWS, composite, png_bytes, prompt_text, query_frames
+from sole.synth.episode import Episode
 from sole.synth.foundation import spatial_records, temporal_records
 
+console = Console()
+
 Mode = Literal["dense", "subsampled"]
-VIEW_ROWS = ("external", "wrist")
-"""Composite rows, top to bottom."""
 
 
-def composite(first: dict[str, np.ndarray], previous: dict[str, np.ndarray], current: dict[str, np.ndarray],
-              views: tuple[str, ...] = VIEW_ROWS) -> np.ndarray:
-    """One uint8 image (len(views) * H, 3 * W, 3): a row per view of first | previous | current."""
-    return np.concatenate([np.concatenate([first[v], previous[v], current[v]], axis=1) for v in views], axis=0)
+@dataclass(frozen=True)
+class ExportConfig:
+    """Export a dataset's SOLE-R1 progress records and foundation QA as HF datasets folders for TRL."""
+
+    root: str = "data/synth"
+    """A `sole synth` output folder (its ``train`` and ``eval`` splits are exported)."""
+    out: str = ""
+    """Output folder (default: <root>/hf); progress records go to <out>/progress, QA to <out>/qa."""
+    splits: tuple[str, ...] = ("train", "eval")
+    """Splits to export; a split the dataset does not hold is an error."""
+    size: int = 64
+    """Render size of the fresh rollouts the spatial QA are asked on (the dataset's own size)."""
 
 
 def query_pairs(n_frames: int, mode: Mode, n_query: int = 10) -> list[tuple[int, int]]:
@@ -122,13 +134,6 @@ _HF_TYPES: dict[type, tuple[dict[str, str], pa.DataType]] = {
 """Python type of a record field -> (HF feature, arrow type)."""
 
 
-def png_bytes(img: np.ndarray, compress_level: int = -1) -> bytes:
-    """A uint8 (H, W, 3) image as PNG bytes; ``compress_level`` 0-9, -1 for zlib's default."""
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
-
-
 def _schema(record: dict[str, Any]) -> tuple[dict[str, type], pa.Schema]:
     kinds = {}
     for key, value in record.items():
@@ -172,3 +177,17 @@ def _batched(items: Iterable[Any], n: int) -> Iterator[tuple[Any, ...]]:
     it = iter(items)
     while chunk := tuple(itertools.islice(it, n)):
         yield chunk
+
+
+def main(cfg: ExportConfig) -> dict[str, str]:
+    """Write the records of each split; returns the parquet file of each set and split."""
+    roots = {split: Path(cfg.root) / split for split in cfg.splits}
+    for root in roots.values():
+        require_complete(root)
+    out, paths = Path(cfg.out or Path(cfg.root) / "hf"), {}
+    for split, root in roots.items():
+        with console.status(f"exporting {split} records for HF datasets"):
+            paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
+            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
+    console.print(f"exported {', '.join(paths)} -> {out}")
+    return paths

@@ -1,4 +1,5 @@
-"""One synthesized episode in memory: what synthesis writes and what training and evaluation read."""
+"""One episode in memory: what the rollouts (`sole.synth.rollouts`) produce, the dataset stores and training and
+evaluation read."""
 
 from __future__ import annotations
 

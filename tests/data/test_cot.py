@@ -3,8 +3,8 @@ import re
 import numpy as np
 import pytest
 
+from sole.data.cot import cot_fact_accuracy, cot_words, make_cot, relation, verify_cot
 from sole.envs.sim import make_env
-from sole.synth.cot import cot_fact_accuracy, cot_words, make_cot, relation, verify_cot
 from sole.synth.rollouts import rollout
 
 

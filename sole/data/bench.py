@@ -21,8 +21,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sole.data import build
 from sole.envs.tasks import resolve_tasks
-from sole.synth import pipeline
 from sole.synth.rollouts import ENV_STEPS, FRAME_EVERY, KINDS
 
 console = Console()
@@ -71,10 +71,10 @@ def bare_render(task: str, episodes: int, size: int, steps: int = ENV_STEPS) -> 
 def synth(task: str, episodes: int, size: int, root: Path, steps: int = ENV_STEPS) -> tuple[int, float]:
     """(frames, seconds) of synthesizing and writing one shard of ``episodes`` (kinds in registry order)."""
     kinds = list(KINDS)
-    job = pipeline.Job("bench", 0, task, size, steps,
+    job = build.Job("bench", 0, task, size, steps,
                        tuple((i, kinds[i % len(kinds)], 10_000 + i) for i in range(episodes)))
     start = time.perf_counter()
-    pipeline.run_job(str(root), job)
+    build.run_job(str(root), job)
     return episodes * (steps // FRAME_EVERY + 1), time.perf_counter() - start
 
 
@@ -83,11 +83,11 @@ def worker_scaling(cfg: BenchConfig, tmp: Path) -> dict[int, float]:
     rates = {}
     half = cfg.scaling_episodes // 2
     mix = f"expert={half},noisy={cfg.scaling_episodes - half}"
-    base = pipeline.SynthConfig(tasks=cfg.tasks, mix=mix, eval_per_kind=0,
+    base = build.SynthConfig(tasks=cfg.tasks, mix=mix, eval_per_kind=0,
                                 shard_size=2, size=cfg.size, env_steps=cfg.env_steps)
     for w in cfg.workers:
         start = time.perf_counter()
-        result = pipeline.main(replace(base, out=str(tmp / f"workers-{w}"), workers=w))
+        result = build.main(replace(base, out=str(tmp / f"workers-{w}"), workers=w))
         rates[w] = result["train"]["episodes"] / (time.perf_counter() - start)
     return rates
 

@@ -3,12 +3,17 @@
 The work is planned up front (`plan`): for each split, task and kind, the episode indices and seeds, cut into
 shards of at most ``shard_size`` episodes of one task. Seeds depend only on the config seed, the split and the
 episode index, so the content is the same whatever the number of workers or the order shards finish in; train
-and eval seeds are disjoint ranges, so evaluation layouts are never seen in training. Shards are written
-atomically (`sole.data.store`); a rerun skips finished shards, redoes unfinished or damaged ones, and so a run
-killed at any point and rerun ends with the same content as an uninterrupted run.
+and eval seeds are disjoint ranges, so evaluation layouts are never seen in training. Each shard's episodes are
+rolled out (`sole.synth.rollouts`) and written atomically (`sole.data.store`); a rerun skips finished shards,
+redoes unfinished or damaged ones, and so a run killed at any point and rerun ends with the same content as an
+uninterrupted run.
 
-Each split goes to ``<out>/<split>/`` (a LeRobot v3-style dataset); when both are complete, ``<out>/READY.json``
-records their episode counts and content hashes.
+The whole config is checked (tasks, kinds, views, sizes, and that an existing output folder was made with the
+same content fields) before anything is written, so a refused command leaves the disk as it found it. Each split
+goes to ``<out>/<split>/`` (a LeRobot v3-style dataset) with its ``config.json``, which also holds the command
+that finishes it; its ``meta/info.json``, written after its last shard, marks it complete, and readers refuse a
+split without it (`sole.data.store.require_complete`). When both splits are complete, ``<out>/READY.json``
+records their episode counts and content hashes. Worker processes exit when this process dies.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -70,10 +77,6 @@ class SynthConfig:
     """Run the shards as Ray tasks instead of a local process pool (same output)."""
     ray_address: str | None = None
     """Ray cluster to join (e.g. auto); default: start a local Ray with --workers CPUs."""
-    hf: bool = False
-    """Also export, per split, SOLE-R1 records (subsampled, own goal and one other goal per episode) to
-    <out>/hf/progress and foundation QA (temporal on every episode, spatial on a rollout per task) to <out>/hf/qa,
-    as HF datasets folders for TRL."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,19 @@ def plan(cfg: SynthConfig, split: str) -> list[Job]:
 _TICKS: Any = None
 
 
-def _init_worker(ticks: Any) -> None:
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """Exit this process as soon as ``parent`` is no longer its parent (it died and the process was adopted)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+def _init_worker(ticks: Any, parent: int) -> None:
+    """A pool worker: ticks the progress queue, and exits when the process that started it dies, so no worker
+    writes shards for a run that was killed."""
     global _TICKS
     _TICKS = ticks
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def run_job(root: str, job: Job) -> dict[str, Any]:
@@ -172,8 +185,8 @@ def _run_pool(root: Path, jobs: list[Job], cfg: SynthConfig, advance: Advance) -
 
     os.environ["LP_NUM_THREADS"] = "1"  # inherited by the spawned workers: one software-GL thread each
     ctx = mp.get_context("spawn")
-    ticks = ctx.Manager().Queue()
-    with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+    ticks = ctx.Queue()  # a plain pipe: no manager process that could outlive this one
+    with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(ticks, os.getpid())) as pool:
         pending = [pool.apply_async(run_job, (str(root), job)) for job in jobs]
         while pending:
             while not ticks.empty():
@@ -230,6 +243,45 @@ def _run_jobs(root: Path, jobs: list[Job], cfg: SynthConfig, label: str) -> None
 _CONTENT_FIELDS = ("tasks", "seed", "mix", "eval_per_kind", "shard_size", "size", "env_steps", "views")
 
 
+def _content(cfg: SynthConfig) -> dict[str, Any]:
+    """The config fields that decide a dataset's content, as its config.json holds them (tuples as lists)."""
+    return json.loads(json.dumps({k: asdict(cfg)[k] for k in _CONTENT_FIELDS}))
+
+
+def command(cfg: SynthConfig) -> str:
+    """The `sole synth` command line that writes (or finishes) the dataset of ``cfg``."""
+    words = ["sole", "synth", "--out", cfg.out]
+    for key, value in _content(cfg).items():
+        words += [f"--{key.replace('_', '-')}", *map(str, value if isinstance(value, list) else [value])]
+    return shlex.join(words)
+
+
+def _splits(cfg: SynthConfig) -> tuple[str, ...]:
+    return SPLITS if cfg.eval_per_kind > 0 else ("train",)
+
+
+def validate(cfg: SynthConfig) -> dict[str, list[Job]]:
+    """Every split's shards, once the whole config is checked: values, tasks, kinds, views, and that no split
+    already on disk was made with other content fields. Writes nothing."""
+    if (cfg.shard_size < 1 or cfg.workers < 1 or cfg.eval_per_kind < 0 or cfg.env_steps < FRAME_EVERY
+            or cfg.size < 1):
+        raise ValueError(f"need shard_size >= 1, workers >= 1, eval_per_kind >= 0, env_steps >= {FRAME_EVERY}, "
+                         f"size >= 1; got {cfg.shard_size}, {cfg.workers}, {cfg.eval_per_kind}, {cfg.env_steps}, "
+                         f"{cfg.size}")
+    jobs = {split: plan(cfg, split) for split in _splits(cfg)}
+    wanted, defaults = _content(cfg), _content(SynthConfig())
+    for split in jobs:
+        saved = Path(cfg.out) / split / "config.json"
+        if saved.exists():
+            on_disk = json.loads(saved.read_text())
+            have = {k: on_disk.get(k, defaults[k]) for k in _CONTENT_FIELDS}  # a field added later had its default
+            if have != wanted:
+                diff = ", ".join(f"{k}: {have[k]!r} on disk vs {wanted[k]!r}" for k in wanted if have[k] != wanted[k])
+                raise ValueError(f"{saved.parent} holds a dataset made with another config ({diff}); choose another "
+                                 "--out")
+    return jobs
+
+
 def _writable(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -241,41 +293,18 @@ def _writable(root: Path) -> None:
 
 
 def _prepare(root: Path, cfg: SynthConfig) -> None:
-    """Create ``root``, refuse one made with another config, remove leftovers of an interrupted write."""
+    """Create ``root`` with its config, unmark it complete until its shards are all written again, and remove
+    leftovers of an interrupted write."""
     _writable(root)
-    wanted = _content(cfg)
-    saved = root / "config.json"
-    if saved.exists():
-        on_disk, defaults = json.loads(saved.read_text()), _content(SynthConfig())
-        have = {k: on_disk.get(k, defaults[k]) for k in _CONTENT_FIELDS}  # a field added later had its default
-        if have != wanted:
-            diff = ", ".join(f"{k}: {have[k]!r} on disk vs {wanted[k]!r}" for k in wanted if have[k] != wanted[k])
-            raise ValueError(f"{root} holds a dataset made with another config ({diff}); choose another --out")
-    store.write_json(saved, {**wanted, "workers": cfg.workers})
+    store.write_json(root / "config.json", {**_content(cfg), "workers": cfg.workers, "command": command(cfg)})
+    (root / "meta" / "info.json").unlink(missing_ok=True)
     for tmp in root.rglob(".*.tmp*"):
         tmp.unlink()
 
 
-def _content(cfg: SynthConfig) -> dict[str, Any]:
-    """The config fields that decide a dataset's content, as its config.json holds them (tuples as lists)."""
-    return json.loads(json.dumps({k: asdict(cfg)[k] for k in _CONTENT_FIELDS}))
-
-
-def content_hash(root: str | Path) -> str:
-    """SHA-256 over every shard manifest and the metadata files: equal hashes mean equal datasets."""
-    root = Path(root)
-    h = hashlib.sha256()
-    meta = [root / "meta" / "info.json", root / "meta" / "tasks.parquet"]
-    for path in sorted([*(root / "shards").glob("*.json"), *meta]):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
+def synth_split(cfg: SynthConfig, split: str, jobs: list[Job]) -> dict[str, Any]:
     root = Path(cfg.out) / split
     _prepare(root, cfg)
-    jobs = plan(cfg, split)
     todo = []
     for job in jobs:
         state, problems = store.shard_status(root, job.shard, [e[0] for e in job.episodes])
@@ -292,20 +321,7 @@ def synth_split(cfg: SynthConfig, split: str) -> dict[str, Any]:
     n_frames = n_episodes * (cfg.env_steps // FRAME_EVERY + 1)
     return {"path": str(root), "episodes": n_episodes, "frames": n_frames, "shards": len(jobs),
             "written_shards": len(todo), "seconds": round(time.perf_counter() - start, 1),
-            "hash": content_hash(root)}
-
-
-def export_hf_sets(cfg: SynthConfig, splits: tuple[str, ...]) -> dict[str, str]:
-    """The records of each split as HF datasets folders (see `SynthConfig.hf`)."""
-    from sole.synth.records import export_hf, progress_records, qa_records
-
-    out, paths = Path(cfg.out) / "hf", {}
-    for split in splits:
-        root = Path(cfg.out) / split
-        with console.status(f"exporting {split} records for HF datasets"):
-            paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
-            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
-    return paths
+            "hash": store.content_hash(root)}
 
 
 def label_version() -> str:
@@ -317,22 +333,15 @@ def label_version() -> str:
 
 def main(cfg: SynthConfig) -> dict[str, Any]:
     """Write the splits; returns per-split paths, counts, wall time and content hashes."""
-    if cfg.shard_size < 1 or cfg.workers < 1 or cfg.eval_per_kind < 0 or cfg.env_steps < FRAME_EVERY:
-        raise ValueError(f"need shard_size >= 1, workers >= 1, eval_per_kind >= 0, env_steps >= {FRAME_EVERY}; got "
-                         f"{cfg.shard_size}, {cfg.workers}, {cfg.eval_per_kind}, {cfg.env_steps}")
-    parse_mix(cfg.mix)
-    resolve_tasks(cfg.tasks)
-    splits = SPLITS if cfg.eval_per_kind > 0 else ("train",)
+    jobs = validate(cfg)
     _writable(Path(cfg.out))
     (Path(cfg.out) / "READY.json").unlink(missing_ok=True)
     labels = label_version()
-    result: dict[str, Any] = {split: synth_split(cfg, split) for split in splits}
-    if cfg.hf:
-        result["hf"] = export_hf_sets(cfg, splits)
+    result: dict[str, Any] = {split: synth_split(cfg, split, split_jobs) for split, split_jobs in jobs.items()}
     if label_version() != labels:
         raise ValueError("sole/envs/progress.py changed during the run: labels may mix versions; delete "
                          f"{cfg.out} and run again")
     store.write_json(Path(cfg.out) / "READY.json", {"config": asdict(cfg), "label_version": labels, **result})
-    for split, r in ((s, result[s]) for s in splits):
+    for split, r in result.items():
         console.print(f"{split}: {r['episodes']} episodes in {r['seconds']} s, hash {r['hash'][:12]} -> {r['path']}")
     return result

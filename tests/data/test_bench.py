@@ -1,4 +1,4 @@
-from sole.synth.bench import BenchConfig, main
+from sole.data.bench import BenchConfig, main
 
 
 def test_bench_reports_both_rates_and_their_ratio(tmp_path):

@@ -1,11 +1,12 @@
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from sole.data.build import SynthConfig
+from sole.data.build import main as synth
+from sole.data.cot import verify_cot
 from sole.envs.sim import make_env
-from sole.synth.cot import verify_cot
-from sole.synth.records import composite, export_hf, query_pairs, sft_records
 from sole.synth.rollouts import rollout
+from sole.train.records import ExportConfig, export_hf, main, query_pairs, sft_records
 
 
 @pytest.fixture(scope="module")
@@ -14,14 +15,6 @@ def episode():
     ep = rollout(env, "expert", seed=0, steps=40)
     env.close()
     return ep
-
-
-def test_composite_puts_external_on_top_and_first_previous_current_left_to_right():
-    frames = [{v: np.full((4, 4, 3), 10 * i + j, np.uint8) for j, v in enumerate(("external", "wrist"))}
-              for i in range(3)]
-    img = composite(*frames)
-    assert img.shape == (8, 12, 3)
-    assert img[0, 0, 0] == 0 and img[0, 4, 0] == 10 and img[0, 8, 0] == 20 and img[4, 8, 0] == 21
 
 
 def test_query_pairs_modes():
@@ -55,3 +48,14 @@ def test_hf_export_round_trip(episode, tmp_path):
     datasets = pytest.importorskip("datasets")
     ds = datasets.load_dataset(str(tmp_path), split="train")
     assert ds[0]["image"].size == (192, 128) and ds[2]["t"] == recs[2]["t"]
+
+
+def test_export_writes_progress_records_and_qa_of_each_split(tmp_path):
+    synth(SynthConfig(tasks="drawer-close", mix="expert=1", eval_per_kind=0, workers=1, env_steps=40,
+                      out=str(tmp_path / "data")))
+    paths = main(ExportConfig(root=str(tmp_path / "data"), splits=("train",)))
+    progress = pq.read_table(paths["progress/train"]).to_pylist()
+    assert {r["goal_task"] for r in progress} == {"drawer-close", "drawer-open"}  # own and opposite goal
+    qa = pq.read_table(paths["qa/train"]).column("qa").to_pylist()
+    assert {"order", "side"} <= set(qa)
+    assert paths["qa/train"].startswith(str(tmp_path / "data" / "hf" / "qa"))
