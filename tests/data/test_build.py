@@ -148,7 +148,7 @@ def test_a_refused_command_does_not_block_the_correct_rerun(tmp_path, capsys):
             "--workers", "1", "--out", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as bad:
         cli.main([*args, "--views", "front"])
-    assert bad.value.code == 2 and "views must name each of" in capsys.readouterr().out
+    assert bad.value.code == 2 and "views must name each of" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     cli.main([*args, "--views", "external", "wrist"])
     assert len(load_episodes(tmp_path / "out")) == 1
