@@ -63,10 +63,11 @@ def test_models_lists_the_views(reasoner):
 
 
 @pytest.mark.parametrize("edit,status,match", [
-    (lambda b: b["messages"][0]["content"].pop(1), 400, "exactly one composite image"),
-    (lambda b: b["messages"][0]["content"][0].update(text="how far along is it?"), 400, "SOLE-R1 query text"),
-    (lambda b: b["messages"][0]["content"][1]["image_url"].update(url="http://example.com/a.png"), 400, "data:"),
-    (lambda b: b["messages"][0]["content"][1]["image_url"].update(url="data:image/png;base64,AAAA"), 400,
+    # the user turn is the last message: the composite image, then the text (sole.models.base.query_messages)
+    (lambda b: b["messages"][-1]["content"].pop(0), 400, "exactly one composite image"),
+    (lambda b: b["messages"][-1]["content"][1].update(text="how far along is it?"), 400, "SOLE-R1 query text"),
+    (lambda b: b["messages"][-1]["content"][0]["image_url"].update(url="http://example.com/a.png"), 400, "data:"),
+    (lambda b: b["messages"][-1]["content"][0]["image_url"].update(url="data:image/png;base64,AAAA"), 400,
      "not a readable image"),
     (lambda b: b.update(messages=[]), 400, "no user message"),
     (lambda b: b.update(sole={"prev_progress": 0.5}), 400, "does not match the prompt's"),
