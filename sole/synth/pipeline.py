@@ -304,7 +304,7 @@ def export_hf_sets(cfg: SynthConfig, splits: tuple[str, ...]) -> dict[str, str]:
         root = Path(cfg.out) / split
         with console.status(f"exporting {split} records for HF datasets"):
             paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
-            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
+            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split, system=None))
     return paths
 
 
