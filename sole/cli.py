@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "data stats": ("sole.data.stats", "StatsConfig", "main"),
     "train sft": ("sole.train.sft", "SFTConfig", "main"),
     "train grpo": ("sole.train.grpo", "GRPOConfig", "main"),
+    "train vlm": ("sole.train.vlm", "VLMConfig", "main"),
     "score": ("sole.models.score", "ScoreConfig", "main"),
     "annotate": ("sole.annotation", "AnnotateConfig", "main"),
     "bench score": ("sole.models.bench", "BenchConfig", "main"),
