@@ -74,7 +74,7 @@ def sft_records(ep: Episode, goal_task: str | None = None, *, mode: Mode = "dens
             "completion": make_cot(goal_task, goal, ep.facts[prev], ep.facts[cur], prev_progress, float(label[cur]),
                                    rng),
             "progress": float(label[cur]),
-            "facts_prev": json.dumps(ep.facts[prev]), "facts_cur": json.dumps(ep.facts[cur]),  # what it says
+            "facts_prev": json.dumps(ep.facts[prev]), "facts_cur": json.dumps(ep.facts[cur]),  # as make_cot read them
             "task": ep.task, "goal_task": goal_task, "kind": ep.kind, "episode": ep.index, "t": cur, "prev_t": prev,
         })
     return records
