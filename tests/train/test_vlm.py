@@ -2,6 +2,7 @@
 GRPO with the project's verifier as reward, the merge, then scoring the result through ``hf:``."""
 
 import json
+import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -98,6 +99,16 @@ def test_a_rerun_resumes_past_finished_stages(run):
     cfg, first = run
     again = main(cfg)
     assert again == {"final": first["final"]}  # nothing trained again
+
+
+def test_an_interrupted_stage_continues_from_its_last_checkpoint(export, tmp_path):
+    cfg = replace(VLMConfig.tiny(str(export), str(tmp_path)), sft_steps=2, grpo_steps=0)
+    main(cfg)
+    shutil.rmtree(tmp_path / "final")  # as if stopped after the checkpoint of step 2
+    result = main(replace(cfg, sft_steps=3))
+    assert result["sft"]["steps"] == 3
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in rows if "sft/loss" in r] == [1, 2, 3]  # the rerun trained step 3 alone
 
 
 def test_bad_inputs_are_clear_errors(export, tmp_path):
