@@ -82,6 +82,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train sft": ("sole.train.sft", "SFTConfig", "sole.cli:train_sft"),
     "train grpo": ("sole.train.grpo", "GRPOConfig", "sole.cli:train_grpo"),
     "train export": ("sole.train.records", "ExportConfig", "main"),
+    "train vlm": ("sole.train.vlm", "VLMConfig", "main"),
     "score": ("sole.models.score", "ScoreConfig", "main"),
     "annotate": ("sole.annotation", "AnnotateConfig", "main"),
     "bench score": ("sole.models.bench", "BenchConfig", "main"),

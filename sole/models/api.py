@@ -1,8 +1,9 @@
 """The ``api`` backend: any OpenAI-compatible chat endpoint as a `Reasoner` (our own `sole serve`, a vLLM server
 hosting a fine-tuned VLM, or a hosted model).
 
-Each query is one chat message, as the SFT records show it: the SOLE-R1 prompt text (`sole.models.base.prompt_text`)
-and one composite PNG (`sole.models.base.composite`), a row per view of first | previous | current frame. The
+Each query is the messages of `sole.models.base.query_messages`, as in our exported records and ``hf:``: the
+system turn, then one user turn holding one composite PNG (a row per view of first | previous | current frame)
+before the SOLE-R1 prompt text (`sole.models.base.prompt_text`). The
 answer is read from ``<answer>N%</answer>``; a reply without one falls back to the previous progress, as the
 contract says, and is counted as unparsed (`sole.models.base.Judgement.parse_failures`). With `sole serve` the
 unrounded progress travels both ways beside the text (the request's previous progress, the reply's answer and
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, png_bytes, prompt_text
+from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, png_bytes, prompt_text, query_messages
 
 
 def data_url(image: np.ndarray) -> str:
@@ -40,10 +41,9 @@ def chat_request(query: Query, views: tuple[str, ...], model: str, think: bool |
     refuse fields it does not know); otherwise the body also says whether to think and the unrounded previous
     progress (the prompt text carries it in whole percents)."""
     image = composite(query.first, query.previous, query.current, views)
-    content = [{"type": "text", "text": prompt_text(query.goal, query.prev_progress)},
-               {"type": "image_url", "image_url": {"url": data_url(image)}}]
-    body = {"model": model, "messages": [{"role": "user", "content": content}], "temperature": 0.0,
-            "max_tokens": 256}
+    messages = query_messages(prompt_text(query.goal, query.prev_progress),
+                              image={"type": "image_url", "image_url": {"url": data_url(image)}})
+    body = {"model": model, "messages": messages, "temperature": 0.0, "max_tokens": 256}
     return body if think is None else {**body, "think": think, "sole": {"prev_progress": query.prev_progress}}
 
 

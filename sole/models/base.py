@@ -130,6 +130,23 @@ def png_bytes(img: np.ndarray, compress_level: int = -1) -> bytes:
     return buf.getvalue()
 
 
+SYSTEM_PROMPT = ("You estimate how far a robot has got with its task from camera frames. First reason inside "
+                 "<think></think> about what changed since the previous timestep and what remains, then give the "
+                 "current progress as a whole percent inside <answer></answer> (negative when the scene is worse "
+                 "than at the start): <think>...</think><answer>N%</answer>.")
+"""The system turn of every query: the answer format, in the place the published model's prompt states it."""
+
+
+def query_messages(text: str, image: dict | None = None, system: str | None = SYSTEM_PROMPT) -> list[dict]:
+    """The chat messages of one query, in the layout of the published model's training data: a system turn, then
+    one user turn holding the composite image *before* the text. ``image`` is the image content part (default
+    ``{"type": "image"}``, the placeholder a processor's chat template and TRL fill in; an OpenAI-style request
+    passes ``{"type": "image_url", ...}``). Every content is a list of parts, as TRL's conversational format has it.
+    Export, ``hf:``, ``api:`` and training all build their messages here."""
+    user = {"role": "user", "content": [image or {"type": "image"}, {"type": "text", "text": text}]}
+    return ([{"role": "system", "content": [{"type": "text", "text": system}]}] if system else []) + [user]
+
+
 PROMPT_RE = re.compile(r"The robot's task is: (?P<goal>.+?)\. The images show the first, the previous and the current "
                        r"frame\. The task progress for the previous timestep is (?P<prev>-?\d{1,3})%\.", re.DOTALL)
 

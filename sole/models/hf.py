@@ -4,13 +4,13 @@ Spec (`sole.models.registry`): ``hf:PATH``, a folder holding a model and its pro
 writes them (any ``AutoModelForImageTextToText`` whose processor has a chat template: a fine-tuned Qwen-VL, the
 published SOLE-R1 weights, ...). Nothing is fetched from a hub. Install with ``bash scripts/install.sh hf``.
 
-Each query is one user turn as the SFT records and ``api:`` (`sole.models.api`) show it: the composite image
-(`sole.models.base.composite`), a row per view of first | previous | current frame (the external view
-above the wrist view), then the SOLE-R1 prompt text (`sole.models.base.prompt_text`), through the processor's chat
-template. Decoding is greedy; progress comes from ``<answer>N%</answer>`` and falls back to the previous progress
-when there is none, as the contract says. A VLM has no fast head, so ``think=False`` decodes as well and only
-leaves the text out. ``SOLE_HF_MAX_TOKENS`` (default 256) bounds a completion, ``SOLE_HF_BATCH`` (default 8) the
-queries decoded together, ``SOLE_HF_DEVICE`` (default: cuda when there is one) picks the device.
+Each query is the messages of `sole.models.base.query_messages`, as in our exported records and ``api:``: the system
+turn, then one user turn holding the composite image (a row per view of first | previous | current frame, the
+external view above the wrist view) before the SOLE-R1 prompt text (`sole.models.base.prompt_text`), through the
+processor's chat template. Decoding is greedy; progress comes from ``<answer>N%</answer>`` and falls back to the
+previous progress when there is none, as the contract says. A VLM has no fast head, so ``think=False`` decodes as
+well and only leaves the text out. ``SOLE_HF_MAX_TOKENS`` (default 256) bounds a completion, ``SOLE_HF_BATCH``
+(default 8) the queries decoded together, ``SOLE_HF_DEVICE`` (default: cuda when there is one) picks the device.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, prompt_text
+from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, prompt_text, query_messages
 
 
 class HFReasoner:
@@ -57,9 +57,7 @@ class HFReasoner:
     @torch.no_grad()
     def complete(self, queries: list[Query]) -> list[str]:
         """The greedy completions of a batch of queries (special tokens dropped)."""
-        messages = [[{"role": "user", "content": [{"type": "image"},
-                                                  {"type": "text", "text": prompt_text(q.goal, q.prev_progress)}]}]
-                    for q in queries]
+        messages = [query_messages(prompt_text(q.goal, q.prev_progress)) for q in queries]
         texts = [self.processor.apply_chat_template(m, add_generation_prompt=True) for m in messages]
         images = [Image.fromarray(composite(q.first, q.previous, q.current, self.views)) for q in queries]
         inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True).to(self.device)

@@ -106,14 +106,24 @@ class GRPOConfig:
 # ----------------------------------------------------------------------------------------------- rewards
 
 
+def answer_accuracy(text: str, label: float) -> float:
+    """``1 - |answer - label|``, 0 when no answer parses."""
+    answer = parse_answer(text, float("nan"))
+    return 0.0 if np.isnan(answer) else 1.0 - abs(answer - label)
+
+
+def well_formed(text: str) -> float:
+    """1 for a completion of the form ``<think>...</think><answer>N%</answer>``, else 0."""
+    return float(THINK_RE.match(text.strip()) is not None)
+
+
 def rewards(cfg: GRPOConfig, texts: list[str], examples: list[Example],
             episodes: list[Episode]) -> dict[str, np.ndarray]:
     """Per-completion reward parts; ``examples[i]`` is the query of ``texts[i]``."""
     acc, fmt, facts = [], [], []
     for text, ex in zip(texts, examples, strict=True):
-        answer = parse_answer(text, float("nan"))
-        acc.append(0.0 if np.isnan(answer) else 1.0 - abs(answer - ex.progress))
-        fmt.append(float(THINK_RE.match(text.strip()) is not None))
+        acc.append(answer_accuracy(text, ex.progress))
+        fmt.append(well_formed(text))
         facts.append(cot_fact_accuracy(text, *query_facts(episodes[ex.episode], ex), ex.progress,
                                        goal_task=ex.goal_task))
     parts = {"accuracy": np.array(acc), "format": np.array(fmt), "facts": np.array(facts)}

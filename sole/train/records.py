@@ -32,7 +32,7 @@ from rich.console import Console
 from sole.data.cot import make_cot
 from sole.data.store import iter_episodes, require_complete
 from sole.envs.tasks import TASKS, get_task
-from sole.models.base import VIEW_ROWS, composite, png_bytes, prompt_text, query_frames
+from sole.models.base import SYSTEM_PROMPT, VIEW_ROWS, composite, png_bytes, prompt_text, query_frames, query_messages
 from sole.synth.episode import Episode
 from sole.synth.foundation import spatial_records, temporal_records
 
@@ -86,6 +86,7 @@ def sft_records(ep: Episode, goal_task: str | None = None, *, mode: Mode = "dens
             "completion": make_cot(goal_task, goal, ep.facts[prev], ep.facts[cur], prev_progress, float(label[cur]),
                                    rng),
             "progress": float(label[cur]),
+            "facts_prev": json.dumps(ep.facts[prev]), "facts_cur": json.dumps(ep.facts[cur]),  # as make_cot read them
             "task": ep.task, "goal_task": goal_task, "kind": ep.kind, "episode": ep.index, "t": cur, "prev_t": prev,
         })
     return records
@@ -125,13 +126,28 @@ def qa_records(root: str | Path, size: int = 64) -> Iterator[dict[str, Any]]:
 
 
 # --- HF datasets export ----------------------------------------------------------------------------------------------
-_HF_TYPES: dict[type, tuple[dict[str, str], pa.DataType]] = {
+_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+_PARTS = pa.list_(pa.struct([("type", pa.string()), ("text", pa.string())]))
+_HF_TYPES: dict[type, tuple[dict[str, Any] | None, pa.DataType]] = {
     str: ({"dtype": "string", "_type": "Value"}, pa.string()),
     int: ({"dtype": "int64", "_type": "Value"}, pa.int64()),
     float: ({"dtype": "float32", "_type": "Value"}, pa.float32()),
-    np.ndarray: ({"_type": "Image"}, pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+    np.ndarray: ({"_type": "Image"}, _IMAGE),
+    list: (None, pa.list_(pa.struct([("role", pa.string()), ("content", _PARTS)]))),
+    tuple: ({"feature": {"_type": "Image"}, "_type": "List"}, pa.list_(_IMAGE)),
 }
-"""Python type of a record field -> (HF feature, arrow type)."""
+"""Python type of a record field -> (HF feature, arrow type): a list is chat messages (their feature is read from
+the arrow type), a tuple a list of images."""
+
+
+def chat_record(record: dict[str, Any], system: str | None = SYSTEM_PROMPT) -> dict[str, Any]:
+    """A record in TRL's conversational vision-language format: ``prompt`` the query's messages
+    (`sole.models.base.query_messages`: system turn, then the image before the text), ``completion`` the
+    assistant turn, ``images`` the composite; the other fields as they are."""
+    rest = {k: v for k, v in record.items() if k not in ("prompt", "image", "completion")}
+    return {"prompt": query_messages(record["prompt"], system=system),
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": record["completion"]}]}],
+            "images": (record["image"],), **rest}
 
 
 def _schema(record: dict[str, Any]) -> tuple[dict[str, type], pa.Schema]:
@@ -140,28 +156,30 @@ def _schema(record: dict[str, Any]) -> tuple[dict[str, type], pa.Schema]:
         kind = next((t for t in _HF_TYPES if isinstance(value, t) and not isinstance(value, bool)), None)
         if kind is None:
             raise ValueError(f"record field {key!r} has type {type(value).__name__}; exportable: str, int, float, "
-                             "uint8 image array")
+                             "uint8 image array, chat messages (list), images (tuple)")
         kinds[key] = kind
-    meta = {b"huggingface": json.dumps({"info": {"features": {k: _HF_TYPES[t][0] for k, t in kinds.items()}}}).encode()}
+    features = {k: _HF_TYPES[t][0] for k, t in kinds.items() if _HF_TYPES[t][0] is not None}
+    meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
     return kinds, pa.schema([pa.field(k, _HF_TYPES[t][1]) for k, t in kinds.items()], metadata=meta)
 
 
-def export_hf(records: Iterable[dict[str, Any]], out: str | Path, split: str = "train", batch: int = 512) -> Path:
-    """Write ``records`` (progress records or foundation QA: str, int, float and uint8 image fields) as
-    ``<out>/data/<split>-00000-of-00001.parquet``, loadable with ``datasets.load_dataset(out)``; image fields
-    become PNG `datasets.Image` features (the schema carries the HF feature types). Streams: ``batch`` records
-    in memory at a time."""
+def export_hf(records: Iterable[dict[str, Any]], out: str | Path, split: str = "train", batch: int = 512, *,
+              system: str | None = SYSTEM_PROMPT) -> Path:
+    """Write ``records`` (progress records or foundation QA: a prompt, an image and a completion, and str, int and
+    float fields) in TRL's conversational format (`chat_record`, with ``system`` as the system turn; None for
+    none) as ``<out>/data/<split>-00000-of-00001.parquet``, loadable with ``datasets.load_dataset(out)`` and
+    trainable by TRL's ``SFTTrainer`` and ``GRPOTrainer`` as it is; images become PNG `datasets.Image` features
+    (the schema carries the HF feature types). Streams: ``batch`` records in memory at a time."""
     path = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     writer: pq.ParquetWriter | None = None
     try:
-        for chunk in _batched(records, batch):
+        for chunk in _batched((chat_record(r, system) for r in records), batch):
             if writer is None:
                 kinds, schema = _schema(chunk[0])
                 writer = pq.ParquetWriter(tmp, schema)
-            columns = {k: [{"bytes": png_bytes(r[k]), "path": None} if t is np.ndarray else r[k] for r in chunk]
-                       for k, t in kinds.items()}
+            columns = {k: [_cell(r[k], t) for r in chunk] for k, t in kinds.items()}
             writer.write_table(pa.table(columns, schema=schema))
     finally:
         if writer is not None:
@@ -170,6 +188,13 @@ def export_hf(records: Iterable[dict[str, Any]], out: str | Path, split: str = "
         raise ValueError("no records to export")
     tmp.replace(path)
     return path
+
+
+def _cell(value: Any, kind: type) -> Any:
+    """A record field as its arrow column holds it: images as PNG bytes."""
+    if kind is np.ndarray:
+        return {"bytes": png_bytes(value), "path": None}
+    return [_cell(v, np.ndarray) for v in value] if kind is tuple else value
 
 
 def _batched(items: Iterable[Any], n: int) -> Iterator[tuple[Any, ...]]:
@@ -188,6 +213,6 @@ def main(cfg: ExportConfig) -> dict[str, str]:
     for split, root in roots.items():
         with console.status(f"exporting {split} records for HF datasets"):
             paths[f"progress/{split}"] = str(export_hf(progress_records(root), out / "progress", split))
-            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split))
+            paths[f"qa/{split}"] = str(export_hf(qa_records(root, cfg.size), out / "qa", split, system=None))
     console.print(f"exported {', '.join(paths)} -> {out}")
     return paths

@@ -7,8 +7,8 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from sole.models.api import ApiReasoner
-from sole.models.base import Clip, reason
+from sole.models.api import ApiReasoner, chat_request
+from sole.models.base import SYSTEM_PROMPT, Clip, Query, prompt_text, reason
 from sole.models.registry import load_reasoner
 from sole.serve.app import ServeConfig, build_app
 
@@ -95,3 +95,12 @@ def test_malformed_reply_falls_back_to_the_previous_progress(local):
     judged = reason(ApiReasoner("http://testserver/v1", client=app), [clip()], [GOAL], think=False)[0]
     assert judged.progress == 0.0 and all(s.progress == 0.0 for _, s in judged.steps)
     assert judged.parse_failures == len(judged.steps) == 4  # counted, not silent
+
+
+def test_a_request_holds_the_system_turn_then_the_image_before_the_text():
+    q = Query(GOAL, *({v: np.zeros((8, 8, 3), np.uint8) for v in ("external", "wrist")} for _ in range(3)),
+              prev_progress=0.35)
+    messages = chat_request(q, ("external", "wrist"), "m", None)["messages"]
+    assert messages[0] == {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}
+    assert [p["type"] for p in messages[1]["content"]] == ["image_url", "text"]
+    assert messages[1]["content"][1]["text"] == prompt_text(GOAL, 0.35)

@@ -3,51 +3,20 @@
 import numpy as np
 import pytest
 
-from sole.models.base import Clip, Query, reason
+from sole.models.base import Clip, Query, prompt_text, reason
 from sole.models.hf import HFReasoner
 from sole.models.registry import load_reasoner
 
 
 @pytest.fixture(scope="module")
 def tiny_vlm(tmp_path_factory):
-    """A 2-layer LLaVA with a word-level tokenizer and a chat template, saved as `save_pretrained` writes it."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        PreTrainedTokenizerFast,
-    )
+    """A 2-layer LLaVA with a tokenizer trained on the prompt's words and a chat template, as `save_pretrained`
+    writes it."""
+    pytest.importorskip("transformers", reason="hf: needs transformers (bash scripts/install.sh hf)")
+    from sole.models.tiny_vlm import build
 
-    torch.manual_seed(0)
-    words = "the robot's task is close window images show first previous current frame progress <answer> </answer>"
-    vocab = {w: i for i, w in enumerate(["<pad>", "<s>", "</s>", "<unk>", "<image>", "USER:", "ASSISTANT:"]
-                                        + words.split() + [f"{n}%" for n in range(101)])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
-                                        pad_token="<pad>", extra_special_tokens={"image_token": "<image>"})
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                                       image_size=56, patch_size=14, projection_dim=32),
-        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024),
-        image_token_index=vocab["<image>"])
-    template = ("{% for m in messages %}{{ m['role'] | upper }}: {% for c in m['content'] %}{% if c['type'] == 'image' "
-                "%}<image> {% else %}{{ c['text'] }}{% endif %}{% endfor %} {% endfor %}"
-                "{% if add_generation_prompt %}ASSISTANT: {% endif %}")
-    processor = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 56},
-                                                                   crop_size={"height": 56, "width": 56}),
-                               tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1, chat_template=template)
-    path = tmp_path_factory.mktemp("vlm")
-    LlavaForConditionalGeneration(config).save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    texts = [prompt_text("close the window", p / 10) + f"<answer>{p}%</answer>" for p in range(10)]
+    return build("llava", tmp_path_factory.mktemp("vlm"), texts)
 
 
 def _queries(n: int) -> list[Query]:

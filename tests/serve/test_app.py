@@ -67,10 +67,11 @@ def test_models_lists_the_views(reasoner):
 
 
 @pytest.mark.parametrize("edit,status,match", [
-    (lambda b: b["messages"][0]["content"].pop(1), 400, "exactly one composite image"),
-    (lambda b: b["messages"][0]["content"][0].update(text="how far along is it?"), 400, "SOLE-R1 query text"),
-    (lambda b: b["messages"][0]["content"][1]["image_url"].update(url="http://example.com/a.png"), 400, "data:"),
-    (lambda b: b["messages"][0]["content"][1]["image_url"].update(url="data:image/png;base64,AAAA"), 400,
+    # the user turn is the last message: the composite image, then the text (sole.models.base.query_messages)
+    (lambda b: b["messages"][-1]["content"].pop(0), 400, "exactly one composite image"),
+    (lambda b: b["messages"][-1]["content"][1].update(text="how far along is it?"), 400, "SOLE-R1 query text"),
+    (lambda b: b["messages"][-1]["content"][0]["image_url"].update(url="http://example.com/a.png"), 400, "data:"),
+    (lambda b: b["messages"][-1]["content"][0]["image_url"].update(url="data:image/png;base64,AAAA"), 400,
      "not a readable image"),
     (lambda b: b.update(messages=[]), 400, "no user message"),
     (lambda b: b.update(sole={"prev_progress": 0.5}), 400, "does not match the prompt's"),
@@ -245,16 +246,16 @@ def png_claiming(width, height):
 
 
 def with_image(body, url):
-    body["messages"][0]["content"][1]["image_url"]["url"] = url
+    body["messages"][-1]["content"][0]["image_url"]["url"] = url
     return body
 
 
 @pytest.mark.parametrize("edit,status,match", [
     (lambda b: b.update(messages=5), 400, "messages: a list"),
-    (lambda b: b["messages"][0].update(content=["the robot's task is", "an image"]), 400, "each part is an object"),
-    (lambda b: b["messages"][0]["content"][1].update(image_url="data:image/png;base64,AAAA"), 400,
+    (lambda b: b["messages"][-1].update(content=["the robot's task is", "an image"]), 400, "each part is an object"),
+    (lambda b: b["messages"][-1]["content"][0].update(image_url="data:image/png;base64,AAAA"), 400,
      'image_url: an object {"url"'),
-    (lambda b: b["messages"][0]["content"][0].update(text=5), 400, "text must be a string"),
+    (lambda b: b["messages"][-1]["content"][1].update(text=5), 400, "text must be a string"),
     (lambda b: with_image(b, png_claiming(30000, 15000)), 413, "max_pixels"),
     (lambda b: with_image(b, png_claiming(9000, 9000)), 413, "max_pixels"),
 ])

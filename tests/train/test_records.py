@@ -1,3 +1,5 @@
+import json
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -5,6 +7,7 @@ from sole.data.build import SynthConfig
 from sole.data.build import main as synth
 from sole.data.cot import verify_cot
 from sole.envs.sim import make_env
+from sole.models.base import SYSTEM_PROMPT
 from sole.synth.rollouts import rollout
 from sole.train.records import ExportConfig, export_hf, main, query_pairs, sft_records
 
@@ -44,10 +47,19 @@ def test_hf_export_round_trip(episode, tmp_path):
     recs = sft_records(episode, mode="subsampled", n_query=4)
     path = export_hf(recs, tmp_path)
     table = pq.read_table(path)
-    assert table.num_rows == 4 and table.column("completion").to_pylist() == [r["completion"] for r in recs]
+    assert table.num_rows == 4
+    # TRL's conversational format: system turn, then the user turn with the image before the text
+    prompt, completion = table.column("prompt").to_pylist()[1], table.column("completion").to_pylist()[1]
+    assert [m["role"] for m in prompt] == ["system", "user"] and prompt[0]["content"][0]["text"] == SYSTEM_PROMPT
+    assert [p["type"] for p in prompt[1]["content"]] == ["image", "text"]
+    assert prompt[1]["content"][1]["text"] == recs[1]["prompt"]
+    assert completion == [{"role": "assistant", "content": [{"type": "text", "text": recs[1]["completion"]}]}]
+    # the facts the verifier checks a completion against, with the task the video shows
+    facts = [json.loads(f) for f in table.column("facts_cur").to_pylist()]
+    assert [f["t"] for f in facts] == [r["t"] for r in recs] and {f["task"] for f in facts} == {episode.task}
     datasets = pytest.importorskip("datasets")
     ds = datasets.load_dataset(str(tmp_path), split="train")
-    assert ds[0]["image"].size == (192, 128) and ds[2]["t"] == recs[2]["t"]
+    assert [im.size for im in ds[0]["images"]] == [(192, 128)] and ds[2]["t"] == recs[2]["t"]
 
 
 def test_export_writes_progress_records_and_qa_of_each_split(tmp_path):
