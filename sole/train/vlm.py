@@ -2,7 +2,7 @@
 supervised fine-tuning (TRL's ``SFTTrainer``), then reinforcement learning with verifiable rewards (TRL's
 ``GRPOTrainer``).
 
-The data is a ``sole synth --hf`` export (``<out>/hf/progress``): TRL's conversational format, one query of the
+The data is a ``sole train export`` output (``<out>/hf/progress``): TRL's conversational format, one query of the
 SOLE-R1 contract per row (`sole.models.base.query_messages`: a system turn, then the composite image before the
 prompt text), the completion, the true progress and the facts of both frames. GRPO's reward is the project's own
 verifier as plain TRL reward callables, weighted: answer accuracy against the label, answer format and the share
@@ -42,7 +42,7 @@ class VLMConfig:
     """The model to fine-tune: a local folder as ``save_pretrained`` writes it (e.g. Qwen2.5-VL-7B-Instruct, the
     published SOLE-R1-8B), or ``tiny-llava`` / ``tiny-qwen2.5-vl`` for a tiny random model built from the data."""
     data: str
-    """A ``sole synth --hf`` export folder of progress records (``<synth out>/hf/progress``)."""
+    """A ``sole train export`` output folder of progress records (``<synth out>/hf/progress``)."""
     out: str = "runs/vlm"
     """Run directory: config.json, metrics.jsonl, sft/ and grpo/ (checkpoints; sft/final the merged SFT model)
     and final/ (the merged SFT+GRPO model, with its processor)."""
@@ -163,13 +163,13 @@ def load_records(cfg: VLMConfig) -> Any:
     import datasets
 
     if not (Path(cfg.data) / "data").is_dir():
-        raise FileNotFoundError(f"--data {cfg.data} is not a `sole synth --hf` export folder (no data/ in it); "
+        raise FileNotFoundError(f"--data {cfg.data} is not a `sole train export` folder (no data/ in it); "
                                 "give <synth out>/hf/progress")
     ds = datasets.load_dataset(cfg.data, split=cfg.split)
     missing = {"prompt", "completion", "images", "progress", "facts_prev", "facts_cur", "goal_task"} - set(ds.features)
     if missing:
-        raise ValueError(f"--data {cfg.data} lacks the columns {sorted(missing)}: export it again with `sole synth "
-                         "--hf` (progress records in the conversational format)")
+        raise ValueError(f"--data {cfg.data} lacks the columns {sorted(missing)}: export it again with `sole train "
+                         "export` (progress records in the conversational format)")
     return ds.shuffle(seed=cfg.seed).select(range(min(cfg.records, len(ds)))) if cfg.records else ds
 
 

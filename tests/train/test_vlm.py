@@ -22,7 +22,7 @@ from sole.train.vlm import REWARDS, VLMConfig, load_records, main  # noqa: E402
 
 @pytest.fixture(scope="module")
 def export(episodes, tmp_path_factory):
-    """The `sole synth --hf` export of two window-close episodes, for their own and the opposite goal."""
+    """The `sole train export` output of two window-close episodes, for their own and the opposite goal."""
     eps = [e for e in episodes if e.task == "window-close"][:2]
     records = [r for e in eps for goal in ("window-close", "window-open")
                for r in sft_records(e, goal, mode="subsampled", n_query=4)]
@@ -114,7 +114,7 @@ def test_an_interrupted_stage_continues_from_its_last_checkpoint(export, tmp_pat
 def test_bad_inputs_are_clear_errors(export, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model folder"):
         main(VLMConfig(base=str(tmp_path), data=str(export), out=str(tmp_path / "run")))
-    with pytest.raises(FileNotFoundError, match="sole synth --hf"):
+    with pytest.raises(FileNotFoundError, match="sole train export"):
         main(VLMConfig(base="tiny-llava", data=str(tmp_path), out=str(tmp_path / "run")))
     with pytest.raises(ValueError, match="unknown tiny model family"):
         main(replace(VLMConfig.tiny(str(export), str(tmp_path / "run")), base="tiny-gpt"))
