@@ -63,8 +63,9 @@ class _Counting:
         return steps
 
 
-class _Reader:
-    """Shared by both wrappers: the resolved reasoner, its rewarder over ``n`` envs and the view -> source map."""
+class StreamingReward:
+    """The resolved reasoner, its `Rewarder` over ``n`` envs and the view -> frame source map: what the wrappers
+    here and the LeRobot reward model (`sole.reward.lerobot`) share."""
 
     def __init__(self, goal: str, reasoner: str | Reasoner, views: Mapping[str, str] | None, settings: Settings,
                  n: int, render_mode: str | None):
@@ -155,7 +156,7 @@ class SoleReward(gym.Wrapper):
     def __init__(self, env: gym.Env, goal: str, reasoner: str | Reasoner = "compact", *,
                  views: Mapping[str, str] | None = None, **settings: Any):
         super().__init__(env)
-        self.reader = _Reader(goal, reasoner, views, Settings(**settings), 1, env.render_mode)
+        self.reader = StreamingReward(goal, reasoner, views, Settings(**settings), 1, env.render_mode)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         obs, info = self.env.reset(seed=seed, options=options)
@@ -184,7 +185,7 @@ class SoleRewardVecEnv(VecEnvWrapper):
     def __init__(self, venv: VecEnv, goal: str, reasoner: str | Reasoner = "compact", *,
                  views: Mapping[str, str] | None = None, **settings: Any):
         super().__init__(venv)
-        self.reader = _Reader(goal, reasoner, views, Settings(**settings), self.num_envs, venv.render_mode)
+        self.reader = StreamingReward(goal, reasoner, views, Settings(**settings), self.num_envs, venv.render_mode)
 
     def reset(self) -> VecEnvObs:
         obs = self.venv.reset()
