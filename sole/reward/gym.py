@@ -199,7 +199,7 @@ class SoleRewardVecEnv(VecEnvWrapper):
         rendered = RENDER in self.reader.sources.values()
         frames: list[Frames | None] = []
         for i, done in enumerate(dones):
-            if done and rendered or not self.reader.due(i, bool(done)):
+            if (done and rendered) or not self.reader.due(i, bool(done)):
                 frames.append(None)
             elif done:
                 frames.append(self.reader.frames(infos[i]["terminal_observation"], None))
