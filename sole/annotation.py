@@ -6,7 +6,10 @@ Reads a dataset in the LeRobot v3 layout (``meta/info.json``, ``meta/episodes/*/
 episode's task text, or ``--goal``), and the SOLE-R1 loop over them (`sole.models.base.reason`). Writes a copy of
 the dataset to ``--out`` with two more columns per frame, ``sole.progress`` (NaN for episodes not annotated) and
 ``sole.reasoning`` (the completion at queried frames with ``--think``, else empty), both declared in
-``meta/info.json``, and ``meta/sole.json`` (model, views, goal and final progress per episode). The copy is built
+``meta/info.json``, and ``meta/sole.json`` (model, views, goal and final progress per episode); with ``--reward``
+also LeRobot's ``next.reward``, and with ``--progress-parquet`` a ``sole_progress.parquet`` in the layout LeRobot's
+progress-weighted behaviour cloning reads. The new columns' stats go into ``meta/stats.json``. Cameras stored as
+videos and cameras stored as images in the data parquet (``use_videos=False``) are both read. The copy is built
 under a temporary name (``.<out>.<pid>.tmp``) and renamed into place when complete; a temporary copy left by a
 process that was killed is removed by the next run. The input is only read. `sole synth`'s own training cache
 (``cache/``, ``shards/``) is not copied: the result is a plain LeRobot dataset.
@@ -18,6 +21,7 @@ Each camera maps to at most one view: a dataset with one camera is read with the
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import shutil
@@ -27,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,6 +43,12 @@ from sole.models.score import read_video
 
 console = Console()
 PROGRESS, REASONING = "sole.progress", "sole.reasoning"
+REWARD = "next.reward"
+"""LeRobot's per-frame reward column."""
+PROGRESS_FILE = "sole_progress.parquet"
+"""The per-frame progress table for LeRobot's progress-weighted behaviour cloning (RA-BC)."""
+QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+"""The quantiles LeRobot v3 keeps in meta/stats.json (``q01`` ... ``q99``)."""
 NO_CAMERA = "none"
 """``--views VIEW=none``: the view has no camera and is read as black frames."""
 PRIVATE = ("cache", "shards")
@@ -70,6 +81,13 @@ class AnnotateConfig:
     """Frames are scaled to this square size as they are decoded (the compact model's input)."""
     batch: int = 16
     """Episodes read together (one batched query per step across them)."""
+    reward: bool = False
+    """Also write LeRobot's reward column ``next.reward`` (float32): the progress of annotated frames; frames of
+    other episodes keep the dataset's own value (NaN where it had none)."""
+    progress_parquet: bool = False
+    """Also write ``sole_progress.parquet`` at the copy's root: ``index``, ``episode_index``, ``frame_index`` and
+    ``progress_sparse`` per frame, the layout LeRobot's progress-weighted behaviour cloning reads
+    (``--use_rabc --rabc_progress_path <copy>/sole_progress.parquet``)."""
     link_videos: bool = False
     """Hard-link the video files into the copy instead of copying them (same filesystem only; the copy then
     shares those files with the input)."""
@@ -105,7 +123,7 @@ def episode_rows(root: Path, wanted: tuple[int, ...]) -> list[dict[str, Any]]:
 
 def view_keys(info: dict[str, Any], views: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, str | None]:
     """Reasoner view -> dataset video key (None: left black), checked against the dataset's video features."""
-    videos = sorted(k for k, f in info["features"].items() if f.get("dtype") == "video")
+    videos = sorted(k for k, f in info["features"].items() if f.get("dtype") in ("video", "image"))
     if bad := [p for p in pairs if "=" not in p]:
         raise ValueError(f"--views takes VIEW=VIDEO_KEY pairs, got {bad}")
     named = [p.split("=", 1)[0] for p in pairs]
@@ -116,7 +134,7 @@ def view_keys(info: dict[str, Any], views: tuple[str, ...], pairs: tuple[str, ..
     keys = {v: None if k == NO_CAMERA else k for v, k in keys.items()}
     if missing := {v: k for v, k in keys.items() if k is not None and k not in videos}:
         raise ValueError(f"the reasoner reads views {', '.join(views)}; no video key {missing} in the dataset, "
-                         f"which has {', '.join(videos) or 'no videos'}; map them with --views VIEW=KEY, or "
+                         f"which has {', '.join(videos) or 'no cameras'}; map them with --views VIEW=KEY, or "
                          f"VIEW={NO_CAMERA} to leave a view black")
     used = [k for k in keys.values() if k is not None]
     if shared := sorted({k for k in used if used.count(k) > 1}):
@@ -144,14 +162,18 @@ def episode_goal(row: dict[str, Any], goal: str | None) -> str:
 
 
 class VideoReader:
-    """An episode's frames of one video key, decoding each shared file once (the last one per key is kept, and
-    episodes are read in storage order)."""
+    """An episode's frames of one camera key, decoding each shared file once (the last one per key is kept, and
+    episodes are read in storage order). Cameras stored as videos are read from their mp4 files; cameras stored as
+    images (a dataset made with ``use_videos=False``) from the encoded images in the data parquet."""
 
     def __init__(self, root: Path, info: dict[str, Any], size: int):
         self.root, self.info, self.size = root, info, size
         self._open: dict[str, tuple[Path, np.ndarray]] = {}
+        self._table: tuple[Path, pa.Table] | None = None
 
     def frames(self, row: dict[str, Any], key: str) -> np.ndarray:
+        if self.info["features"][key]["dtype"] == "image":
+            return self._images(row, key)
         path = self.root / self.info["video_path"].format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"],
                                                           file_index=row[f"videos/{key}/file_index"])
         if key not in self._open or self._open[key][0] != path:
@@ -162,6 +184,21 @@ class VideoReader:
             raise ValueError(f"episode {row['episode_index']}: {path} holds {len(decoded)} frames, the episode needs "
                              f"frames {start}..{start + n - 1}")
         return decoded[start: start + n]
+
+    def _images(self, row: dict[str, Any], key: str) -> np.ndarray:
+        from PIL import Image
+
+        from sole.models.score import to_uint8_frames
+
+        path = self.root / self.info["data_path"].format(chunk_index=row["data/chunk_index"],
+                                                         file_index=row["data/file_index"])
+        if self._table is None or self._table[0] != path:
+            self._table = (path, pq.read_table(path))
+        table = self._table[1]
+        mine = pa.compute.equal(table["episode_index"], row["episode_index"])
+        cells = table.filter(mine).sort_by("frame_index")[key].to_pylist()
+        frames = np.stack([np.asarray(Image.open(io.BytesIO(c["bytes"])).convert("RGB")) for c in cells])
+        return to_uint8_frames(frames, self.size, key)
 
 
 # ----------------------------------------------------------------------------------------------- annotating
@@ -207,14 +244,50 @@ def annotate_episodes(cfg: AnnotateConfig, reasoner: Reasoner, rows: list[dict[s
 # ----------------------------------------------------------------------------------------------- writing
 
 
-def annotated_table(table: pa.Table, notes: dict[int, Annotation]) -> pa.Table:
-    """A data file's frames with the two annotation columns appended (replacing those of an earlier annotation)."""
-    table = table.drop_columns([c for c in (PROGRESS, REASONING) if c in table.column_names])
+def annotated_table(table: pa.Table, notes: dict[int, Annotation], reward: bool = False) -> pa.Table:
+    """A data file's frames with the annotation columns appended (replacing those of an earlier annotation);
+    with ``reward``, ``next.reward`` holds the progress of annotated frames."""
     eps, frames = table["episode_index"].to_pylist(), table["frame_index"].to_pylist()
+    old = table[REWARD].to_pylist() if REWARD in table.column_names else [None] * len(eps)
+    table = table.drop_columns([c for c in (PROGRESS, REASONING, *((REWARD,) if reward else ()))
+                                if c in table.column_names])
     progress = [float(notes[e].progress[t]) if e in notes else float("nan") for e, t in zip(eps, frames, strict=True)]
     texts = [notes[e].texts.get(t, "") if e in notes else "" for e, t in zip(eps, frames, strict=True)]
-    return (table.append_column(PROGRESS, pa.array(progress, pa.float32()))
-            .append_column(REASONING, pa.array(texts, pa.string())))
+    table = (table.append_column(PROGRESS, pa.array(progress, pa.float32()))
+             .append_column(REASONING, pa.array(texts, pa.string())))
+    if reward:
+        kept = [p if e in notes else float("nan") if o is None else float(o)
+                for p, e, o in zip(progress, eps, old, strict=True)]
+        table = table.append_column(REWARD, pa.array(kept, pa.float32()))
+    return table
+
+
+def column_stats(values: np.ndarray) -> dict[str, list[float]]:
+    """LeRobot v3 stats of a scalar column over its finite values: min, max, mean, std, count, q01 ... q99."""
+    finite = values[np.isfinite(values)].astype(np.float64)
+    if not len(finite):
+        return {"count": [0]}
+    stats = {"min": finite.min(), "max": finite.max(), "mean": finite.mean(), "std": finite.std()}
+    stats |= {f"q{round(100 * q):02d}": np.quantile(finite, q) for q in QUANTILES}
+    return {k: [float(v)] for k, v in stats.items()} | {"count": [len(finite)]}
+
+
+def write_extras(cfg: AnnotateConfig, tmp: Path) -> None:
+    """Stats of the new columns into meta/stats.json, and the RA-BC progress table with ``progress_parquet``."""
+    data = pa.concat_tables([pq.read_table(p, columns=["index", "episode_index", "frame_index", PROGRESS,
+                                                       *((REWARD,) if cfg.reward else ())])
+                             for p in sorted((tmp / "data").glob("*/*.parquet"))]).sort_by("index")
+    path = tmp / "meta" / "stats.json"
+    stats = json.loads(path.read_text()) if path.is_file() else {}
+    for col in (PROGRESS, *((REWARD,) if cfg.reward else ())):
+        stats[col] = column_stats(data[col].to_numpy(zero_copy_only=False))
+    path.write_text(json.dumps(stats, indent=2))
+    if cfg.progress_parquet:
+        table = pa.table({"index": data["index"].cast(pa.int64()),
+                          "episode_index": data["episode_index"].cast(pa.int64()),
+                          "frame_index": data["frame_index"].cast(pa.int64()), "progress_sparse": data[PROGRESS]})
+        pq.write_table(table.replace_schema_metadata({b"reward_model_path": cfg.model.encode()}),
+                       tmp / PROGRESS_FILE)
 
 
 def _copy_tree(root: Path, dest: Path, link_videos: bool) -> None:
@@ -256,11 +329,14 @@ def write_copy(cfg: AnnotateConfig, info: dict[str, Any], keys: dict[str, str | 
     try:
         _copy_tree(root, tmp, cfg.link_videos)
         for path in sorted((tmp / "data").glob("*/*.parquet")):
-            pq.write_table(annotated_table(pq.read_table(path), notes), path)
+            pq.write_table(annotated_table(pq.read_table(path), notes, cfg.reward), path)
         scalar = {"shape": [1], "names": None}
-        info = info | {"features": info["features"] | {PROGRESS: {"dtype": "float32", **scalar},
-                                                       REASONING: {"dtype": "string", **scalar}}}
+        added = {PROGRESS: {"dtype": "float32", **scalar}, REASONING: {"dtype": "string", **scalar}}
+        if cfg.reward:
+            added[REWARD] = {"dtype": "float32", **scalar}
+        info = info | {"features": info["features"] | added}
         (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=2))
+        write_extras(cfg, tmp)
         summary = {"config": asdict(cfg), "views": keys, "notes": black_view_notes(keys),
                    "episodes": [{"episode_index": e, "goal": a.goal, "frames": len(a.progress),
                                  "final_progress": round(float(a.progress[-1]), 4),

@@ -103,7 +103,7 @@ def test_annotating_an_annotated_copy_replaces_its_columns(dataset, tiny_checkpo
 def test_a_failed_write_leaves_nothing_behind(dataset, tiny_checkpoint, out, monkeypatch):
     import sole.annotation
 
-    def broken(table, notes):
+    def broken(*args):
         raise OSError("disk full")
 
     monkeypatch.setattr(sole.annotation, "annotated_table", broken)
@@ -153,7 +153,7 @@ def test_a_non_empty_out_is_one_clear_line(dataset, out, capsys):
 KILLED_RUN = """
 import sys, time
 import sole.annotation as a
-a.annotated_table = lambda table, notes: time.sleep(60)  # hold on once the temporary copy is written
+a.annotated_table = lambda *args: time.sleep(60)  # hold on once the temporary copy is written
 a.annotate(a.AnnotateConfig(root=sys.argv[1], out=sys.argv[2], model="const:0.5", views=("wrist=none",)))
 """
 
@@ -175,3 +175,86 @@ def test_a_killed_run_leaves_no_temporary_copy_after_the_next(dataset, out):
     assert stale.is_dir()  # what a killed run leaves
     annotate(AnnotateConfig(root=str(root), out=str(out), model="const:0.5", episodes=(0,)))
     assert not stale.exists() and sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+RABC_CHECK = """
+import json, sys
+from lerobot.utils.rabc import RABCWeights
+import torch
+w = RABCWeights(progress_path=sys.argv[1], chunk_size=2, head_mode="sparse")
+weights, _ = w.compute_batch_weights({"index": torch.arange(15)})
+print(json.dumps({"n": len(w.progress_lookup), "episodes": sorted(int(e) for e in w.episode_boundaries),
+                  "weights": len(weights)}))
+"""
+
+
+def test_reward_column_progress_table_and_stats(dataset, tiny_checkpoint, out):
+    from sole.annotation import PROGRESS_FILE, REWARD
+
+    root, _ = dataset
+    annotate(AnnotateConfig(root=str(root), out=str(out), model=tiny_checkpoint, episodes=(0, 2), reward=True,
+                            progress_parquet=True))
+    rows = {**_frames(out / "data/chunk-000/file-000.parquet"), **_frames(out / "data/chunk-000/file-001.parquet")}
+    assert all(r[REWARD] == r[PROGRESS] for (e, _), r in rows.items() if e != 1)
+    assert all(np.isnan(r[REWARD]) for (e, _), r in rows.items() if e == 1)  # not annotated, no reward before
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert info["features"][REWARD] == {"dtype": "float32", "shape": [1], "names": None}
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    annotated = np.array([r[PROGRESS] for (e, _), r in rows.items() if e != 1])
+    assert stats[PROGRESS]["count"] == [10] and stats[PROGRESS]["max"] == pytest.approx([annotated.max()])
+    assert stats[PROGRESS]["q50"] == pytest.approx([np.quantile(annotated, 0.5)]) and REWARD in stats
+    table = pq.read_table(out / PROGRESS_FILE)
+    assert table.column_names == ["index", "episode_index", "frame_index", "progress_sparse"]
+    assert table["index"].to_pylist() == list(range(15))
+    progress = dict(zip(table["index"].to_pylist(), table["progress_sparse"].to_pylist(), strict=True))
+    assert progress[0] == pytest.approx(rows[(0, 0)][PROGRESS]) and np.isnan(progress[5])
+    from tests.data.test_store import lerobot_python
+
+    python = lerobot_python()
+    if python is None:
+        pytest.skip("lerobot is not installed (set LEROBOT_PYTHON to a Python that has it)")
+    import subprocess
+
+    run = subprocess.run([python, "-c", RABC_CHECK, str(out / PROGRESS_FILE)], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"n": 10, "episodes": [0, 1, 2], "weights": 15}
+
+
+def _as_image_dataset(root):
+    """The fixture dataset with its external camera stored as PNG images in the data parquet (LeRobot's
+    ``use_videos=False``) and its wrist camera dropped: one image-stored camera."""
+    import io
+    import shutil
+
+    import pyarrow as pa
+    from PIL import Image
+
+    info = json.loads((root / "meta" / "info.json").read_text())
+    video = read_mp4(root / "videos/observation.images.external/chunk-000/file-000.mp4")
+    for path, start in ((root / "data/chunk-000/file-000.parquet", 0), (root / "data/chunk-000/file-001.parquet", 10)):
+        table = pq.read_table(path)
+        frames = video[start: start + table.num_rows] if start == 0 else read_mp4(
+            root / "videos/observation.images.external/chunk-000/file-001.mp4")
+        cells = []
+        for f in frames:
+            buf = io.BytesIO()
+            Image.fromarray(f).save(buf, format="PNG")
+            cells.append({"bytes": buf.getvalue(), "path": None})
+        pq.write_table(table.append_column("observation.image", pa.array(cells)), path)
+    shutil.rmtree(root / "videos")
+    features = {k: f for k, f in info["features"].items() if f.get("dtype") != "video"}
+    features["observation.image"] = {"dtype": "image", "shape": [64, 64, 3], "names": ["height", "width", "channel"]}
+    (root / "meta" / "info.json").write_text(json.dumps(info | {"features": features}))
+    return video
+
+
+def test_an_image_stored_single_camera_dataset_is_read_from_its_parquet(dataset, tiny_checkpoint, out):
+    root, _ = dataset
+    video = _as_image_dataset(root)
+    reasoner = load_reasoner(tiny_checkpoint)
+    annotate(AnnotateConfig(root=str(root), out=str(out), views=("external=observation.image", "wrist=none"),
+                            episodes=(1,)), reasoner)
+    want = reason(reasoner, [Clip({"external": video[5:10], "wrist": np.zeros_like(video[5:10])})],
+                  [get_task("drawer-open").goals[0]], think=False)[0]
+    got = _frames(out / "data/chunk-000/file-000.parquet")
+    assert np.allclose([got[(1, t)][PROGRESS] for t in range(5)], want.per_frame, atol=1e-6)

@@ -73,3 +73,51 @@ def test_generate_refuses_a_view_given_twice_and_reads_one_camera_alone(videos, 
 def test_generate_refuses_a_goal_that_is_not_text(videos, tiny_checkpoint, goal):
     with pytest.raises(ValueError, match="goal must be text"):
         sole.generate(tiny_checkpoint, goal, videos, ["external", "wrist"])
+
+
+def test_roboreason_call_shape_and_video_plot_on_a_rendered_episode(tmp_path, tiny_checkpoint):
+    from sole.envs.render import RenderConfig
+    from sole.envs.render import main as render
+
+    video = render(RenderConfig(task="drawer-close", agent_steps=6, per_view=True, out=str(tmp_path / "ep.mp4")))
+    views = [str(video.with_suffix(f".{v}.mp4")) for v in ("external", "wrist")]
+    result = sole.generate(tiny_checkpoint, "close the drawer", views, view_type_per_video=["external", "wrist"],
+                           stride=3)
+    rewards, reasoning_traces = result["rewards"], result["reasoning_traces"]
+    assert len(rewards) == len(reasoning_traces) == 7
+    assert rewards == pytest.approx([100 * p for p in result["per_frame"]], abs=0.01)
+    assert [t for t, text in enumerate(reasoning_traces) if text] == [s["t"] for s in result["steps"] if s["text"]]
+    output = {"model": "sole", "rewards": rewards, "reasoning_traces": reasoning_traces}  # roboreason's output dict
+    plot = read_mp4(sole.video_plot(output, views, ["external", "wrist"], tmp_path / "plot.mp4"))
+    assert plot.shape[0] == 7 and plot.shape[2] == 512
+
+
+def test_frame_arrays_batches_and_a_combined_side_by_side_video(videos, tiny_checkpoint):
+    ext, wrist = (read_mp4(p) for p in videos)
+    one = sole.generate(tiny_checkpoint, "close the window", [ext, wrist], ["external", "wrist"], think=False)
+    combined = sole.generate(tiny_checkpoint, "close the window", [np.concatenate([ext, wrist], axis=2)],
+                             ["external and wrist"], think=False)
+    assert combined["per_frame"] == one["per_frame"]
+    batch = sole.generate(tiny_checkpoint, "close the window", [[ext, wrist], [ext[::-1], wrist[::-1]]],
+                          ["external", "wrist"], think=False)
+    assert isinstance(batch, list) and batch[0]["per_frame"] == one["per_frame"]
+    assert batch[1]["per_frame"] != one["per_frame"]
+    from_files = sole.generate(tiny_checkpoint, "close the window", [videos], ["external", "wrist"], think=False)
+    assert from_files[0]["per_frame"] == one["per_frame"]
+
+
+def test_duplicate_views_are_refused_for_arrays_batches_and_combined_videos(videos, tiny_checkpoint):
+    ext = read_mp4(videos[0])
+    with pytest.raises(ValueError, match="external and wrist views are the same video"):
+        sole.generate(tiny_checkpoint, "close the window", [ext, ext.copy()], ["external", "wrist"])
+    with pytest.raises(ValueError, match="external and wrist views are the same video"):
+        sole.generate(tiny_checkpoint, "close the window", [[ext, read_mp4(videos[1])], [ext, ext]],
+                      ["external", "wrist"])
+    with pytest.raises(ValueError, match="external and wrist views are the same video"):
+        sole.generate(tiny_checkpoint, "close the window", [np.concatenate([ext, ext], axis=2)],
+                      ["external and wrist"])
+    with pytest.raises(ValueError, match=r"view types \['wrist'\] are given more than once"):
+        sole.generate(tiny_checkpoint, "close the window", [np.concatenate([ext, ext], axis=2), ext],
+                      ["external and wrist", "wrist"])
+    with pytest.raises(ValueError, match="two views side by side"):
+        sole.generate(tiny_checkpoint, "close the window", [ext[:, :, :63]], ["external and wrist"])

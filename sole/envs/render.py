@@ -1,5 +1,6 @@
 """`sole render`: a video of one expert rollout (both views side by side, the progress label drawn under them) and
-a PNG contact sheet of its frames at their true size; or, with ``--compare-cameras``, one PNG comparing cameras.
+a PNG contact sheet of its frames at their true size, and with ``--per-view`` one raw video per view (what
+`sole score` reads); or, with ``--compare-cameras``, one PNG comparing cameras.
 
 The rollout follows the RL protocol (agent steps with action repeat), so the video has one frame per agent step:
 exactly what a reward model sees. Views are upscaled only for people; the sheet keeps the native pixels.
@@ -38,6 +39,10 @@ class RenderConfig:
     """Env steps per agent step."""
     fps: int = 10
     """Video frame rate."""
+    per_view: bool = False
+    """Also write one raw video per view beside the composite, ``<out>.external.mp4`` and ``<out>.wrist.mp4``: the
+    frames the reward model sees, exactly what `sole score --video/--wrist` reads (the composite, with its curve
+    drawn in, is for people)."""
     compare_cameras: str = ""
     """Comma-separated cameras: instead of a video, write to ``out`` (as .png) one sheet with a row per task of
     ``compare_tasks`` and, per camera, the start, middle and end of an expert rollout."""
@@ -100,5 +105,8 @@ def main(cfg: RenderConfig) -> Path:
     composed = viz.annotated_frames(frames, {"progress": progress}, title=title)
     video = viz.write_video(cfg.out or f"out/render/{spec.name}.mp4", composed, fps=cfg.fps)
     Image.fromarray(contact_sheet(frames)).save(video.with_suffix(".png"))
-    print(f"wrote {video} and {video.with_suffix('.png')} ({len(progress)} frames, {solved})")
+    views = [viz.write_video(video.with_suffix(f".{v}.mp4"), f, fps=cfg.fps) for v, f in frames.items()
+             if cfg.per_view]
+    print(f"wrote {', '.join(map(str, [video, video.with_suffix('.png'), *views]))} ({len(progress)} frames, "
+          f"{solved})")
     return video

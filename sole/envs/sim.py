@@ -101,9 +101,9 @@ class TaskEnv(gym.Env):
     Ground truth (progress label, success, facts) is only available from `privileged()`.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, cfg: EnvConfig):
+    def __init__(self, cfg: EnvConfig, render_mode: str | None = "rgb_array"):
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
 
         self.cfg = cfg
@@ -113,7 +113,12 @@ class TaskEnv(gym.Env):
         self._env.seeded_rand_vec = True
         fast_render_settings(self._env.model)
         self._renderer: mujoco.Renderer | None = None
-        self.observation_space = self._env.observation_space
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unsupported render_mode {render_mode!r}; valid: rgb_array or None")
+        self.render_mode = render_mode
+        # Meta-World's own `observation_space` was built before the goal became observable and bounds the goal
+        # slots to 0..0; the recomputed space bounds them by the task's goal space (and clips step observations).
+        self.observation_space = self._env.sawyer_observation_space
         self.action_space = self._env.action_space
         self.max_env_steps = self._env.max_path_length
         self._progress = TaskProgress(self.spec_task, self._env)
@@ -123,6 +128,7 @@ class TaskEnv(gym.Env):
 
     # --- agent side -------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
         if seed is not None:
             self._env.seed(seed)
         self._env.reset()
@@ -131,7 +137,8 @@ class TaskEnv(gym.Env):
         mujoco.mj_forward(self._env.model, self._env.data)
         obs = self._env._get_obs()
         obs[18:36] = obs[:18]
-        self._obs = obs.astype(np.float64)
+        space = self.observation_space
+        self._obs = np.clip(obs, space.low, space.high).astype(np.float64)  # as Meta-World clips every step's
         self._progress.reset(self._obs)
         return self._obs.copy(), {}
 
@@ -144,6 +151,11 @@ class TaskEnv(gym.Env):
     def observation(self) -> np.ndarray:
         """The state observation the last reset or step returned (what a state policy acts on)."""
         return self._obs.copy()
+
+    def render(self) -> np.ndarray | None:
+        """The external view as an upright uint8 (H, W, 3) frame (``render_mode="rgb_array"``); None without a
+        render mode."""
+        return self.render_view("external") if self.render_mode == "rgb_array" else None
 
     def render_views(self, views: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Upright uint8 (H, W, 3) frames keyed by view name (`ALL_VIEWS`); the configured views by default."""
@@ -263,6 +275,6 @@ def _object_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_env(task: str, *, size: int = 64, seed: int = 0, external: str = "workspace", wrist: str = "gripperPOV",
-             randomize: bool = True, views: tuple[str, ...] = VIEWS) -> TaskEnv:
+             randomize: bool = True, views: tuple[str, ...] = VIEWS, render_mode: str | None = "rgb_array") -> TaskEnv:
     return TaskEnv(EnvConfig(task=task, size=size, seed=seed, external=external, wrist=wrist, randomize=randomize,
-                             views=views))
+                             views=views), render_mode=render_mode)

@@ -3,8 +3,11 @@
 Video frames are resized to the model's input size. Each view is one file: ``--video`` is the external view,
 ``--wrist`` the gripper view; a model that reads a view with no file given sees black frames there (said in
 the output), which is what an occluded camera looks like to it. One camera's video given for two views is refused:
-each view is its own camera, and a duplicated one reads as a scene the model never saw. Answers that did not
-parse are counted (``parse_failures``) and noted.
+each view is its own camera, and a duplicated one reads as a scene the model never saw. A video far from square
+(views side by side) is refused; any other non-square one (a 4:3 camera, or `sole render`'s composite with its
+curve, which reads as ~0) is squeezed to square with a note saying so. Answers that did not parse are counted
+(``parse_failures``) and noted. The reading also holds roboreason's shape: ``rewards`` (per-frame progress in
+percent) and ``reasoning_traces`` (per frame, the reasoning written there, empty between queried frames).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from rich.table import Table
 
 from sole.models.base import Clip, Judgement, Reasoner, check_goal, reason
 from sole.models.registry import load_reasoner
-from sole.video import UNLIMITED, DecodeLimits, TooLargeError, read_mp4
+from sole.video import UNLIMITED, DecodeLimits, TooLargeError, ffmpeg_reason, read_mp4
 
 console = Console()
 
@@ -89,22 +92,85 @@ def to_uint8_frames(frames: np.ndarray, size: int, name: str) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames])
 
 
-def load_clip(cfg: ScoreConfig, views: tuple[str, ...],
-              limits: DecodeLimits = UNLIMITED) -> tuple[Clip, list[str]]:
-    """The clip for ``views`` and notes about views filled with black frames."""
-    if {"external", "scene"} <= set(views) and cfg.scene is None:
+Source = str | Path | np.ndarray
+"""One view's video: a file path, or uint8 frames (T, H, W, 3)."""
+COMPOSITE = 1.5
+"""A video this many times wider than high (or higher than wide) holds several views side by side (a combined
+"external and wrist" video): scored as one view, it reads ~0, so it is refused."""
+
+
+def source_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) of a video file's frames, from its header (nothing is decoded)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), input_params=["-hide_banner"])
+    try:
+        w, h = next(reader)["source_size"]
+    except (OSError, RuntimeError, StopIteration) as err:
+        raise ValueError(f"cannot read video {path}: {ffmpeg_reason(err)}") from None
+    finally:
+        reader.close()
+    return h, w
+
+
+def shape_note(name: str, height: int, width: int, size: int) -> str | None:
+    """A note for a non-square view (it is squeezed to ``size`` square); a clear error for a composite."""
+    if max(height, width) >= COMPOSITE * min(height, width):
+        raise ValueError(f"{name} is {width}x{height} px: that is several views side by side, not one camera, and "
+                         "would read as ~0. Give one raw video per view (`sole render --per-view` writes them), or "
+                         "split a side-by-side pair with sole.generate(..., ['external and wrist'])")
+    if height != width:
+        return (f"{name} is {width}x{height} px, not square: it is squeezed to {size}x{size}. If it is a composite "
+                "(`sole render`'s video with its curve drawn in), the reading means nothing: give one raw video per "
+                "view (`sole render --per-view`)")
+    return None
+
+
+def frames_of(source: Source, size: int, limits: DecodeLimits = UNLIMITED) -> tuple[np.ndarray, list[str]]:
+    """One view's frames as uint8 (T, size, size, 3), and a note when its frames were not square."""
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4 or source.shape[-1] != 3:
+            raise ValueError(f"frames must be (T, H, W, 3), got shape {source.shape}")
+        note = shape_note("the frames", *source.shape[1:3], size)
+        if len(source) < 2:
+            raise ValueError("the frames hold fewer than 2 frames; progress needs at least 2")
+        return to_uint8_frames(source, size, "frames"), [note] if note else []
+    note = shape_note(f"video {source}", *source_shape(source), size) if Path(source).is_file() else None
+    return read_video(source, size, limits), [note] if note else []
+
+
+def view_sources(video: Source | None, wrist: Source | None, scene: Source | None,
+                 views: tuple[str, ...]) -> dict[str, Source]:
+    """The source of each view ``views`` names that has one; the scene view falls back to ``video`` for a reasoner
+    that reads the scene view and not the external one."""
+    if {"external", "scene"} <= set(views) and scene is None:
         raise ValueError("this reasoner reads both the external and the scene view; give the scene video with "
                          "--scene (--video is the external view)")
-    files = {"external": cfg.video, "wrist": cfg.wrist, "scene": cfg.scene or cfg.video}
-    read = {v: read_video(p, cfg.size, limits) for v, p in files.items() if p is not None and v in views}
+    given = {"external": video, "wrist": wrist, "scene": video if scene is None else scene}
+    return {v: src for v, src in given.items() if src is not None and v in views}
+
+
+def clip_of(sources: dict[str, Source], views: tuple[str, ...], size: int,
+            limits: DecodeLimits = UNLIMITED) -> tuple[Clip, list[str]]:
+    """The clip for ``views`` from their sources, and notes about squeezed views and views filled with black."""
+    read, notes = {}, []
+    for v, src in sources.items():
+        read[v], note = frames_of(src, size, limits)
+        notes += note
     lengths = {v: len(f) for v, f in read.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"the views have different lengths: {lengths}; give videos of the same episode")
     distinct_views(read)
     n = next(iter(lengths.values()))
-    notes = [f"no {v} video given: the model sees black frames there" for v in views if v not in read]
-    frames = {v: read.get(v, np.zeros((n, cfg.size, cfg.size, 3), np.uint8)) for v in views}
+    notes += [f"no {v} video given: the model sees black frames there" for v in views if v not in read]
+    frames = {v: read.get(v, np.zeros((n, size, size, 3), np.uint8)) for v in views}
     return Clip(frames), notes
+
+
+def load_clip(cfg: ScoreConfig, views: tuple[str, ...],
+              limits: DecodeLimits = UNLIMITED) -> tuple[Clip, list[str]]:
+    """The clip for ``views`` from the config's files, and notes about squeezed and black views."""
+    return clip_of(view_sources(cfg.video, cfg.wrist, cfg.scene, views), views, cfg.size, limits)
 
 
 def distinct_views(frames: dict[str, np.ndarray]) -> None:
@@ -137,10 +203,14 @@ def reading(cfg: ScoreConfig, clip: Clip, notes: list[str], judged: Judgement) -
         notes = [*notes, f"{judged.parse_failures} of {len(judged.steps)} answers did not parse (no "
                          "<answer>N%</answer>); progress kept the previous value there: check that the model writes "
                          "the SOLE-R1 answer format"]
+    written = {t: s.text for t, s in judged.steps}
     return {"goal": cfg.goal, "model": cfg.model, "frames": len(clip), "progress": judged.progress,
             "per_frame": [round(float(p), 4) for p in judged.per_frame], "notes": notes,
             "parse_failures": judged.parse_failures,
-            "steps": [{"t": t, "progress": s.progress, "text": s.text, "parsed": s.parsed} for t, s in judged.steps]}
+            "steps": [{"t": t, "progress": s.progress, "text": s.text, "parsed": s.parsed} for t, s in judged.steps],
+            # roboreason's shape: per-frame progress in percent, and the reasoning at each queried frame
+            "rewards": [round(100 * float(p), 2) for p in judged.per_frame],
+            "reasoning_traces": [written.get(t, "") for t in range(len(clip))]}
 
 
 def main(cfg: ScoreConfig) -> dict[str, Any]:

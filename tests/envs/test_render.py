@@ -23,3 +23,20 @@ def test_camera_comparison_sheet(tmp_path):
 def test_render_rejects_bad_camera(tmp_path):
     with pytest.raises(ValueError, match="valid cameras"):
         main(RenderConfig(external="front", out=str(tmp_path / "x.mp4")))
+
+
+def test_per_view_videos_are_what_sole_score_reads_and_the_composite_is_refused(tmp_path, tiny_checkpoint):
+    from sole.envs.render import expert_video
+    from sole.envs.sim import EnvConfig
+    from sole.models.score import ScoreConfig, score
+
+    video = main(RenderConfig(task="reach", size=32, agent_steps=4, per_view=True, out=str(tmp_path / "r.mp4")))
+    external, wrist = video.with_suffix(".external.mp4"), video.with_suffix(".wrist.mp4")
+    frames, _, _ = expert_video(EnvConfig(task="reach", size=32), 4, 2)
+    assert np.abs(read_mp4(external).astype(int) - frames["external"]).mean() < 8  # raw frames, lossy mp4 only
+    assert read_mp4(wrist).shape == frames["wrist"].shape == (5, 32, 32, 3)
+    result = score(ScoreConfig(goal="reach the goal", video=str(external), wrist=str(wrist), model=tiny_checkpoint,
+                               size=32))
+    assert result["frames"] == 5 and not [n for n in result["notes"] if "square" in n or "black" in n]
+    composite = score(ScoreConfig(goal="reach the goal", video=str(video), model=tiny_checkpoint))
+    assert "not square" in composite["notes"][0] and "sole render --per-view" in composite["notes"][0]

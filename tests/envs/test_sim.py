@@ -73,3 +73,31 @@ def test_scene_view_leaves_the_robot_out_and_the_objects_in():
         assert np.array_equal(env.render_view("external"), after["external"])  # other views look as before
     finally:
         env.close()
+
+
+def test_task_env_passes_gymnasium_and_sb3_env_checks():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = make_env("window-close")
+    try:
+        check_env(env, skip_render_check=False)
+        sb3_check_env(env)
+        assert env.observation_space.contains(env.reset(seed=1)[0])  # the goal slots are bounded by the goal space
+        assert env.observation_space.high[36:].min() > 0
+        frame = env.render()
+        assert frame.dtype == np.uint8 and frame.shape == (64, 64, 3)
+        assert np.array_equal(frame, env.render_view("external"))
+    finally:
+        env.close()
+
+
+def test_reset_seeds_the_env_and_the_layout():
+    env = make_env("pick-place")
+    try:
+        a, b = env.reset(seed=4)[0], env.reset(seed=4)[0]
+        assert np.array_equal(a, b) and not np.array_equal(a, env.reset(seed=5)[0])
+        assert env.np_random_seed == 5
+        assert make_env("reach", render_mode=None).render() is None
+    finally:
+        env.close()

@@ -130,3 +130,16 @@ def test_an_unreadable_video_is_one_line_without_the_ffmpeg_banner(tmp_path, cap
     out = capsys.readouterr()
     assert "ffmpeg version" not in out.out + out.err and "configuration:" not in out.out + out.err
     assert out.out == "" and len(out.err.strip().splitlines()) == 1 and "Invalid data found" in out.err
+
+
+def test_a_non_square_video_is_squeezed_and_noted(tmp_path, tiny_checkpoint):
+    from sole.video import write_mp4
+
+    frames = np.random.default_rng(0).integers(0, 255, (4, 48, 64, 3), dtype=np.uint8)
+    path = write_mp4(tmp_path / "wide.mp4", frames, fps=10)
+    result = main(ScoreConfig(goal="close the window", video=str(path), model=tiny_checkpoint, json=True))
+    assert result["notes"][0].startswith(f"video {path} is 64x48 px, not square: it is squeezed to 64x64")
+    assert len(result["rewards"]) == len(result["reasoning_traces"]) == 4
+    pair = write_mp4(tmp_path / "pair.mp4", np.concatenate([frames, frames[:, :, ::-1]], axis=2), fps=10)
+    with pytest.raises(ValueError, match="128x48 px: that is several views side by side.*external and wrist"):
+        main(ScoreConfig(goal="close the window", video=str(pair), model=tiny_checkpoint))
