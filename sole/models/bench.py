@@ -38,8 +38,8 @@ class BenchConfig:
     steps: int = 100
     """Streaming steps measured per mode."""
     threads: int = 1
-    """Torch CPU threads while judging. On a 2-core machine shared with other jobs one thread is far faster than
-    two (measured 1554 vs 334 queries/s batched, 2.2 vs 237 ms a streaming step, at load average 3.5-4.6)."""
+    """Torch CPU threads while judging. On a small machine shared with other jobs one thread is usually faster
+    than two (docs/results.md)."""
     size: int = 64
     """Frame size."""
     out: str = "runs/bench-score.json"

