@@ -53,3 +53,18 @@ def task_spec(name: str) -> TaskSpec:
     return TaskSpec(name=canonical, goals=goal_texts(world), fold="proc", phases=VERBS[world.verb].phases,
                     obj=object_phrase(world), scene=base,
                     opposite=(base if opposite else f"{base}:opposite") if world.has_opposite else None)
+
+
+def describe(seed: int) -> dict[str, str]:
+    """One row of ``sole tasks --procedural``: the task's verb, parts and goals (or why the seed has no task)."""
+    from sole.envs.procedural.generate import generate
+
+    world = generate(seed).world
+    if world is None:
+        return {"task": f"{PREFIX}{seed}", "verb": "-", "objects": "no sound task", "goals": ""}
+    spec = task_spec(f"{PREFIX}{seed}")
+    parts = [f"{p.size} {p.colour} {p.shape}" for p in world.prims]
+    parts += [f"{x.colour} {x.kind}" for x in (world.mech, world.target) if x is not None]
+    goals = list(spec.goals) + ([f"opposite: {task_spec(spec.opposite).goals[0]}"] if spec.opposite else [])
+    return {"task": spec.name, "verb": world.verb, "objects": ", ".join(parts), "goals": " | ".join(goals)}
+

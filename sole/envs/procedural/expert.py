@@ -71,8 +71,8 @@ class ProcExpert:
             return move(tcp, tcp, OPEN if env.verb.phases == "pick" else CLOSED)  # solved: stay put
         if w.mech is not None:
             return self._work_joint(tcp)
-        if env.verb.phases == "reach":
-            return move(tcp, env._target_pos, OPEN)
+        if env.verb.phases == "reach":  # unhurried, so the hand follows the mocap closely
+            return move(tcp, env._target_pos, OPEN, gain=GAIN / 2)
         if env.verb.phases == "pick":
             return self._grasp_and_carry(tcp)
         obj = env._subject_pos()

@@ -18,8 +18,9 @@ LO, HI = np.array([-0.22, 0.52]), np.array([0.22, 0.82])
 GAP = 0.03
 """Clearance (m) between the keep-out circles of any two parts."""
 GRASPABLE = ("box", "cylinder", "sphere", "capsule")
-PUSHABLE = ("box", "cylinder", "capsule")
-"""Shapes a closed gripper pushes without them rolling away (balls and dumbbells roll)."""
+PUSHABLE = ("box", "cylinder")
+"""Shapes a closed gripper pushes without them rolling or tipping (balls and dumbbells roll, an upright capsule
+stands on a round end)."""
 KEEP_OUT: dict[str, tuple[tuple[float, float, float], ...]] = {
     "drawer": ((0.0, 0.0, 0.15), (0.0, -0.2, 0.07), (0.0, -0.32, 0.07)),
     "button": ((0.0, 0.0, 0.07),),
@@ -134,7 +135,7 @@ def _push_goal(rng: np.random.Generator, verb: str, subj: Prim) -> tuple[np.ndar
 
 
 def _push(rng: np.random.Generator, verb: str, seed: int) -> World:
-    """Push, pull or sweep a box, cylinder or capsule to a zone; or shift it a way by an amount (no zone)."""
+    """Push, pull or sweep a box or cylinder to a zone; or shift it a way by an amount (no zone)."""
     colours = _colours(rng)
     subj = sample_prim(rng, "obj0", colours.pop(), PUSHABLE)
     zone_r = round(_u(rng, 0.045, 0.06), 3)

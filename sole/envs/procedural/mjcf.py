@@ -138,10 +138,14 @@ PIVOT: dict[str, str] = {"drawer": "0 0 0", "button": "0 0 0", "knob": "0 0 0", 
 """Where the moving body (and so its joint) sits in the base's frame."""
 
 
+MASS: dict[str, float] = {"drawer": 0.3, "button": 0.02, "knob": 0.3, "slider": 0.3, "door": 0.3, "lever": 0.3}
+"""kg of each moving part; a button's is small, or its own weight would press it against its spring."""
+
+
 def mech_body(m: Mech) -> str:
     base, moving = MECH_PARTS[m.kind](m.colour)
     return (f'<body name="mech_base" pos="{m.xy[0]} {m.xy[1]} 0">{base}'
-            f'<body name="mech" pos="{PIVOT[m.kind]}">{inertial(0.3, (0.05, 0.05, 0.05))}'
+            f'<body name="mech" pos="{PIVOT[m.kind]}">{inertial(MASS[m.kind], (0.05, 0.05, 0.05))}'
             f'<joint name="mech_joint" limited="true" {JOINT_DAMPING[m.kind]}/>'
             f'{moving}</body></body>')
 
