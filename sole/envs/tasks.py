@@ -216,6 +216,18 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[key]
 
 
+def task_index(name: str) -> int:
+    """A task's row in a dataset's task table: Meta-World's 50 in registry order, then generated tasks by seed
+    (``proc:N`` -> 50 + 2N, its opposite 51 + 2N), so an index never depends on which tasks a dataset holds."""
+    spec = get_task(name)
+    if spec.fold != PROC_FOLD:
+        return list(TASKS).index(spec.name)
+    from sole.envs.procedural import parse
+
+    seed, opposite = parse(spec.name)
+    return len(TASKS) + 2 * seed + int(opposite)
+
+
 def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Expand ``all``, ``fold-a``, ``fold-b`` or a comma-separated/listed set of task names, validated."""
     items = selection.split(",") if isinstance(selection, str) else list(selection)

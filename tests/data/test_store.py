@@ -104,3 +104,18 @@ def test_lerobot_package_opens_the_dataset(dataset):
     assert got["frame_index"] == 1 and got["progress"] == pytest.approx(float(eps[1].labels["drawer-open"][1]))
     decoded = np.transpose(np.asarray(got["external"]), (1, 2, 0))
     assert np.abs(decoded - eps[1].frames["external"][1]).mean() < 60  # random noise frames, lossy mp4
+
+
+def test_a_generated_task_is_written_with_its_goal_in_the_task_table(tmp_path):
+    from sole.data.episode import Episode
+
+    n = 3
+    facts = [{"t": t, "task": "proc:1", "hand": [0.0, 0.6, 0.2], "gripper_open": 1.0} for t in range(n)]
+    ep = Episode(task="proc:1", kind="expert", seed=0, frames={"external": np.zeros((n, 64, 64, 3), np.uint8)},
+                 labels={"proc:1": np.zeros(n, np.float32)}, facts=facts, actions=np.zeros((n, 4), np.float32),
+                 success=False, index=0, meta={})
+    store.write_shard(tmp_path, 0, [ep], [0])
+    store.write_meta(tmp_path, [store.read_manifest(tmp_path, 0)], size=64)
+    tasks = pq.read_table(tmp_path / "meta" / "tasks.parquet").to_pydict()
+    assert tasks["name"][-1] == "proc:1" and tasks["task_index"][-1] == 52 and tasks["task"][-1].startswith("stack")
+    assert pq.read_table(tmp_path / "data" / "chunk-000" / "file-000.parquet")["task_index"][0].as_py() == 52
