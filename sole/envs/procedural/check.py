@@ -8,11 +8,13 @@ same targets; then the rejections by reason and the throughput.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
@@ -39,7 +41,8 @@ class ProcCheckConfig:
     workers: int = 2
     """Worker processes (spawned); 1 runs in this process."""
     out: str = "out/proc-check"
-    """Folder for ``report.json``."""
+    """Folder for ``report.json`` and ``rows.jsonl`` (one line per checked seed, written as each finishes: a rerun
+    into the same folder skips the seeds already there, so a stopped run resumes)."""
     agent_steps: int = 100
     """Agent steps per episode (the RL protocol: 100)."""
     action_repeat: int = 2
@@ -92,7 +95,9 @@ def passes(m: dict[str, float]) -> dict[str, bool]:
     return ok
 
 
-def summarize(rows: list[dict], wall: float, cfg: ProcCheckConfig) -> dict[str, object]:
+def summarize(rows: list[dict], wall: float, fresh: int, cfg: ProcCheckConfig) -> dict[str, object]:
+    """Per-verb means and targets, rejections, and throughput (``fresh`` of the rows were checked in ``wall`` s;
+    the rest were read back from an earlier run)."""
     verbs = per_verb(rows)
     checked = [r for r in rows if "verb" in r]
     layouts = len(checked) * cfg.seeds
@@ -103,8 +108,9 @@ def summarize(rows: list[dict], wall: float, cfg: ProcCheckConfig) -> dict[str, 
         "rejections": dict(Counter(reason for r in rows for reason in r["rejected"]).most_common()),
         "failed_seeds": [r["seed"] for r in rows if "verb" not in r],
         "tasks_generated": len(checked),
+        "workers": cfg.workers,
         "throughput": {
-            "wall_s": wall, "tasks_per_s": len(rows) / wall,
+            "wall_s": wall, "tasks_this_run": fresh, "tasks_per_s": fresh / wall,
             "generate_s_per_task": float(np.mean([r["generate_s"] for r in rows])),
             "check_s_per_layout": float(sum(r["check_s"] for r in checked) / max(layouts, 1)),
             "env_steps_per_s": layouts * 3 * cfg.agent_steps * cfg.action_repeat / max(
@@ -128,29 +134,43 @@ def print_report(summary: dict) -> None:
     console.print(f"rejected attempts by reason: {summary['rejections']}")
     console.print(f"seeds with no sound task: {summary['failed_seeds']}")
     t = summary["throughput"]
-    console.print(f"throughput: {t['tasks_per_s']:.3f} tasks/s end to end ({t['wall_s']:.0f} s); generation "
+    console.print(f"throughput: {t['tasks_per_s']:.3f} tasks/s end to end ({t['tasks_this_run']} tasks in "
+                  f"{t['wall_s']:.0f} s, {summary['workers']} workers); generation "
                   f"{t['generate_s_per_task']:.1f} s/task; checks {t['check_s_per_layout']:.2f} s per layout, "
                   f"~{t['env_steps_per_s']:.0f} env steps/s per worker (expert + random + undo, undo counted as 200)")
 
 
+def _done_rows(path: Path, cfg: ProcCheckConfig) -> dict[int, dict]:
+    """Rows of an earlier run of the same protocol in ``path`` (seed -> row)."""
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    same = [r for r in rows if r.get("protocol") == [cfg.seeds, cfg.agent_steps, cfg.action_repeat]]
+    return {r["seed"]: r for r in same}
+
+
 def main(cfg: ProcCheckConfig) -> dict[str, object]:
     cfg.validate()
-    jobs = [(s, cfg.seeds, cfg.agent_steps, cfg.action_repeat) for s in range(cfg.first, cfg.first + cfg.tasks)]
-    rows: list[dict] = []
+    log = Path(cfg.out) / "rows.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    seeds = range(cfg.first, cfg.first + cfg.tasks)
+    done = _done_rows(log, cfg)
+    rows: list[dict] = [done[s] for s in seeds if s in done]
+    jobs = [(s, cfg.seeds, cfg.agent_steps, cfg.action_repeat) for s in seeds if s not in done]
     start = time.perf_counter()
-    with Progress(console=console) as bar:
+    with Progress(console=console) as bar, log.open("a") as out:
         track = bar.add_task("generating and checking", total=len(jobs))
-        if cfg.workers == 1:
-            for job in jobs:
-                rows.append(_job(job))
-                bar.advance(track)
-        else:
-            with mp.get_context("spawn").Pool(cfg.workers) as pool:
-                for row in pool.imap_unordered(_job, jobs):
-                    rows.append(row)
-                    bar.advance(track)
+        pool = mp.get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else None
+        for row in pool.imap_unordered(_job, jobs) if pool else map(_job, jobs):
+            row["protocol"] = [cfg.seeds, cfg.agent_steps, cfg.action_repeat]
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            rows.append(row)
+            bar.advance(track)
+        if pool:
+            pool.close()
     rows.sort(key=lambda r: r["seed"])  # type: ignore[arg-type, return-value]
-    summary = summarize(rows, time.perf_counter() - start, cfg)
+    summary = summarize(rows, time.perf_counter() - start, len(jobs), cfg)
     print_report(summary)
     report = {"config": asdict(cfg), "machine": machine(), "summary": summary, "tasks": rows}
     console.print(f"wrote {write_json(os.path.join(cfg.out, 'report.json'), report)}")

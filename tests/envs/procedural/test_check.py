@@ -10,6 +10,8 @@ def test_check_reports_per_verb_rejections_and_throughput(tmp_path):
     assert summary["pass"]["stack"]["success"] and summary["throughput"]["tasks_per_s"] > 0
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["tasks"][0]["seed"] == 1 and written["tasks"][0]["verb"] == "stack"
+    again = main(ProcCheckConfig(tasks=1, first=1, seeds=1, workers=1, out=str(tmp_path)))  # resumes: nothing to do
+    assert again["summary"]["throughput"]["tasks_this_run"] == 0 and again["summary"]["verbs"] == summary["verbs"]
 
 
 def test_passes_applies_the_label_targets():
