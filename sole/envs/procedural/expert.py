@@ -9,8 +9,6 @@ noisy or paused rollout leaves it in; unlike them it reads privileged state dire
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from sole.envs.procedural.env import ProcEnv
@@ -128,6 +126,3 @@ class ProcExpert:
             return axis.copy()
         return np.cross(axis, env._get_site_pos("handle") - env.data.xanchor[j])
 
-
-def expert_for(env: Any) -> ProcExpert:
-    return ProcExpert(env)

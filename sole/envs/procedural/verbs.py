@@ -26,8 +26,7 @@ class Verb:
     """Hand-to-object distance (m) at which the expert is at work on the object (see `sole.envs.progress.Goal`)."""
 
 
-JOINT_RADIUS: dict[str, float] = {"drawer": 0.02, "door": 0.15, "knob": 0.12, "slider": 0.02, "lever": 0.15,
-                                  "button": 0.0}
+JOINT_RADIUS: dict[str, float] = {"drawer": 0.02, "door": 0.15, "knob": 0.12, "slider": 0.02, "lever": 0.15}
 """Success threshold (m or rad) of each mechanism's joint error."""
 
 VERBS: dict[str, Verb] = {
