@@ -241,7 +241,7 @@ def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ..
 
 
 def held_out_fold(task: str) -> str:
-    """The fold whose model never saw ``task`` (the other fold; for a generated task, either: fold ``a``)."""
+    """The fold whose model never saw ``task`` (the other fold)."""
     return "b" if get_task(task).fold == "a" else "a"
 
 

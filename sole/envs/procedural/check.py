@@ -21,7 +21,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from sole.envs.check import TARGETS, check_seed, console, machine, write_json
-from sole.eval.metrics import finite_mean
 
 EXPERT_TARGET = 0.9
 """Share of a verb's task layouts its expert must solve."""
@@ -73,6 +72,12 @@ def check_one(seed: int, seeds: int, agent_steps: int, repeat: int) -> dict[str,
 
 def _job(args: tuple[int, int, int, int]) -> dict[str, object]:
     return check_one(*args)
+
+
+def finite_mean(values: list[float | None]) -> float:
+    """Mean of the defined values (a metric is undefined, NaN or null, where an expert never succeeded)."""
+    defined = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(defined)) if defined else float("nan")
 
 
 def per_verb(rows: list[dict]) -> dict[str, dict[str, float]]:

@@ -50,3 +50,11 @@ def test_a_seed_the_generator_cannot_build_is_a_clear_error(monkeypatch):
             get_task("proc:999")
     finally:
         gen.generate.cache_clear()
+
+
+def test_describe_lists_verb_parts_goals_and_the_opposite():
+    from sole.envs.procedural import describe
+
+    row = describe(0)
+    assert row["task"] == "proc:0" and row["verb"] == "slide" and "slider" in row["objects"]
+    assert "opposite: slide the slider to the left" in row["goals"]
