@@ -34,9 +34,22 @@ class TasksConfig:
 
     fold: str | None = None
     """Only tasks of this fold (a or b)."""
+    procedural: int = 0
+    """Instead, list this many generated tasks (``proc:0`` ... ``proc:<N-1>``): verb, objects, goals."""
 
 
 def tasks_main(cfg: TasksConfig) -> list[str]:
+    if cfg.procedural:
+        from sole.envs.procedural import describe
+
+        rows = [describe(seed) for seed in range(cfg.procedural)]
+        table = Table(title="sole tasks --procedural (generated)")
+        for col in rows[0]:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*row.values())
+        console.print(table)
+        return [r["task"] for r in rows]
     if cfg.fold not in (None, "a", "b"):
         raise ValueError(f"unknown fold {cfg.fold!r}; valid folds: a, b")
     table = Table(title="sole tasks (Meta-World v3)")
@@ -74,6 +87,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tasks": ("sole.cli", "TasksConfig", "tasks_main"),
     "render": ("sole.envs.render", "RenderConfig", "main"),
     "check envs": ("sole.envs.check", "CheckConfig", "main"),
+    "check procedural": ("sole.envs.procedural.check", "ProcCheckConfig", "main"),
     "check gate": ("sole.eval.gate", "GateCheckConfig", "main"),
     "bench envs": ("sole.envs.bench", "BenchConfig", "main"),
     "synth": ("sole.data.build", "SynthConfig", "main"),

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from sole.data.cot import cot_words, make_cot, verify_cot
 from sole.data.store import dataset_summary, require_complete
-from sole.envs.tasks import TASKS
+from sole.envs.tasks import TASKS, get_task
 
 console = Console()
 
@@ -63,7 +63,7 @@ def _cots(cols: dict[str, list[Any]], n: int, rng: np.random.Generator) -> tuple
         cur, prev = json.loads(cols["facts"][r]), json.loads(cols["facts"][r - 1])
         labels, prev_labels = json.loads(cols["labels"][r]), json.loads(cols["labels"][r - 1])
         goal = sorted(labels)[int(rng.integers(len(labels)))]
-        mismatch = next(t for t in TASKS if TASKS[t].scene != TASKS[cur["task"]].scene)
+        mismatch = next(t for t in TASKS if TASKS[t].scene != get_task(cur["task"]).scene)
         for g, p, q in ((goal, prev_labels[goal], labels[goal]), (mismatch, 0.0, 0.0)):
             text = make_cot(g, g, prev, cur, p, q, rng)
             words.append(cot_words(text))

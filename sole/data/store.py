@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sole.envs.tasks import TASKS, get_task
+from sole.envs.tasks import TASKS, get_task, task_index
 from sole.synth.episode import Episode
 from sole.video import write_mp4
 
@@ -96,14 +96,13 @@ def _frame_table(episodes: list[Episode], first_index: list[int]) -> pa.Table:
     cols: dict[str, list[Any]] = {k: [] for k in ("index", "episode_index", "frame_index", "timestamp", "task_index",
                                                   "observation.state", "action", "progress", "kind", "facts",
                                                   "labels")}
-    task_index = {name: i for i, name in enumerate(TASKS)}
     for ep, start in zip(episodes, first_index, strict=True):
         for t, facts in enumerate(ep.facts):
             cols["index"].append(start + t)
             cols["episode_index"].append(ep.index)
             cols["frame_index"].append(t)
             cols["timestamp"].append(t / FPS)
-            cols["task_index"].append(task_index[ep.task])
+            cols["task_index"].append(task_index(ep.task))
             cols["observation.state"].append([*facts["hand"], facts["gripper_open"]])
             cols["action"].append(ep.actions[t].tolist())
             cols["progress"].append(float(ep.labels[ep.task][t]))
@@ -256,12 +255,14 @@ def write_meta(root: str | Path, manifests: list[dict[str, Any]], size: int) -> 
     views = manifests[0]["views"]
     n_episodes = sum(len(m["episodes"]) for m in manifests)
     n_frames = sum(e["length"] for m in manifests for e in m["episodes"])
-    tasks = pa.table({"task_index": list(range(len(TASKS))), "name": list(TASKS),
-                      "task": [s.goals[0] for s in TASKS.values()]}).replace_schema_metadata({b"pandas": _TASKS_PANDAS})
+    names = [*TASKS, *sorted({e["task"] for m in manifests for e in m["episodes"]} - set(TASKS), key=task_index)]
+    goals = [get_task(n).goals[0] for n in names]
+    tasks = pa.table({"task_index": [task_index(n) for n in names], "name": names,
+                      "task": goals}).replace_schema_metadata({b"pandas": _TASKS_PANDAS})
     _atomic(root / "meta" / "tasks.parquet", lambda tmp: pq.write_table(tasks, tmp))
     info = {
         "codebase_version": "v3.0", "robot_type": "sawyer", "fps": FPS,
-        "total_episodes": n_episodes, "total_frames": n_frames, "total_tasks": len(TASKS),
+        "total_episodes": n_episodes, "total_frames": n_frames, "total_tasks": len(names),
         "chunks_size": 1000, "data_files_size_in_mb": 100, "video_files_size_in_mb": 500,
         "splits": {"train": f"0:{n_episodes}"},
         "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",

@@ -246,14 +246,16 @@ def pads_touch(env: Any, geoms: np.ndarray) -> bool:
 class TaskProgress:
     """Tracks one episode of one task and computes its progress label and facts at every step."""
 
-    def __init__(self, spec: TaskSpec, env: Any):
+    def __init__(self, spec: TaskSpec, env: Any, goal: Goal | None = None, expert: Any = None):
+        """``goal`` and ``expert`` default to the Meta-World task's (`GOALS`, Meta-World's scripted policy);
+        generated tasks pass their own."""
         from metaworld.policies import ENV_POLICY_MAP
 
         self.spec = spec
         self.env = env
-        self.expert = ENV_POLICY_MAP[spec.env_id]()
+        self.expert = expert if expert is not None else ENV_POLICY_MAP[spec.env_id]()
         self.weights = PHASE_WEIGHTS[spec.phases]
-        self.goal = GOALS[spec.name]
+        self.goal = goal if goal is not None else GOALS[spec.name]
         self._t = 0
         self._e0 = self._r0 = 1.0
         self._grasp_geoms = np.zeros(0, dtype=int)

@@ -48,6 +48,9 @@ class RenderConfig:
     ``compare_tasks`` and, per camera, the start, middle and end of an expert rollout."""
     compare_tasks: str = "pick-place,button-press,window-close,drawer-open"
     """Tasks of the camera comparison."""
+    procedural_sheet: int = 0
+    """Instead of a video, write to ``out`` (as .png) a sheet of this many generated tasks drawn at random (from
+    ``seed``), each as the external view at the start beside the first solved frame of its expert."""
 
 
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:
@@ -92,11 +95,40 @@ def camera_sheet(cfg: RenderConfig) -> Path:
     return out
 
 
+def procedural_sheet(cfg: RenderConfig, columns: int = 8) -> Path:
+    """Tiles of generated tasks: start | solved (or last) external frame, `columns` tasks per row, upscaled 2x."""
+    seeds = np.random.default_rng(cfg.seed).choice(100_000, cfg.procedural_sheet, replace=False)
+    tiles = []
+    for seed in seeds:
+        env = TaskEnv(EnvConfig(task=f"proc:{seed}", size=cfg.size, seed=0, external=cfg.external))
+        try:
+            env.reset()
+            start = env.render_view("external")
+            for _ in range(cfg.agent_steps * cfg.action_repeat):
+                env.step(env.expert_action())
+                if env.privileged().success:
+                    break
+            tiles.append(np.concatenate([start, env.render_view("external")], axis=1))
+        finally:
+            env.close()
+    pad = np.full((cfg.size, 4, 3), 255, np.uint8)
+    rows = [np.concatenate([np.concatenate([t, pad], axis=1) for t in tiles[i:i + columns]], axis=1)
+            for i in range(0, len(tiles), columns)]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    out = Path(cfg.out or "out/render/procedural.png").with_suffix(".png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(upscale(np.concatenate(rows, axis=0), 2)).save(out)
+    return out
+
+
 def main(cfg: RenderConfig) -> Path:
     from sole import viz
 
     if cfg.compare_cameras:
         return camera_sheet(cfg)
+    if cfg.procedural_sheet:
+        return procedural_sheet(cfg)
     env_cfg = EnvConfig(task=cfg.task, size=cfg.size, seed=cfg.seed, external=cfg.external, wrist=cfg.wrist)
     spec = env_cfg.validate()
     frames, progress, first = expert_video(env_cfg, cfg.agent_steps, cfg.action_repeat)

@@ -15,6 +15,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -22,8 +23,8 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sole.envs.progress import Privileged, TaskProgress  # noqa: E402
-from sole.envs.tasks import TaskSpec, get_task  # noqa: E402
+from sole.envs.progress import Goal, Privileged, TaskProgress  # noqa: E402
+from sole.envs.tasks import PROC_FOLD, TaskSpec, get_task  # noqa: E402
 
 FREE_CAMERAS: dict[str, tuple[tuple[float, float, float], float, float, float]] = {
     "workspace": ((0.0, 0.65, 0.12), 1.15, 135.0, -30.0),
@@ -104,11 +105,9 @@ class TaskEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, cfg: EnvConfig, render_mode: str | None = "rgb_array"):
-        from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
-
         self.cfg = cfg
         self.spec_task = cfg.validate()
-        self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{self.spec_task.env_id}-goal-observable"](seed=cfg.seed)
+        self._env, goal, expert = _build(self.spec_task, cfg.seed)
         self._env._freeze_rand_vec = not cfg.randomize
         self._env.seeded_rand_vec = True
         fast_render_settings(self._env.model)
@@ -121,7 +120,7 @@ class TaskEnv(gym.Env):
         self.observation_space = self._env.sawyer_observation_space
         self.action_space = self._env.action_space
         self.max_env_steps = self._env.max_path_length
-        self._progress = TaskProgress(self.spec_task, self._env)
+        self._progress = TaskProgress(self.spec_task, self._env, goal, expert)
         self._obs = np.zeros(self.observation_space.shape)
         self._obj_qpos, self._obj_qvel = _object_addresses(self._env.model)
         self._no_robot = _robot_to_own_group(self._env.model)
@@ -190,7 +189,7 @@ class TaskEnv(gym.Env):
 
     def _render(self, camera: str, robot: bool = True) -> np.ndarray:
         renderer = self._scene(camera)
-        renderer.update_scene(self._env.data, camera=_free_camera(camera) if camera in FREE_CAMERAS else camera,
+        renderer.update_scene(self._env.data, camera=free_camera(camera) if camera in FREE_CAMERAS else camera,
                               scene_option=None if robot else self._no_robot)
         img = renderer.render()
         return np.ascontiguousarray(img[::-1, ::-1]) if camera in _UPSIDE_DOWN else img
@@ -235,7 +234,22 @@ class TaskEnv(gym.Env):
         return self._env
 
 
-def _free_camera(name: str) -> mujoco.MjvCamera:
+def _build(spec: TaskSpec, seed: int) -> tuple[Any, Goal | None, Any]:
+    """The Meta-World env of a task, with the goal and expert of its label (None: the Meta-World task's own)."""
+    if spec.fold == PROC_FOLD:
+        from sole.envs.procedural import world_of
+        from sole.envs.procedural.env import ProcEnv
+        from sole.envs.procedural.expert import ProcExpert
+
+        env = ProcEnv(world_of(spec.name), seed=seed)
+        goal = Goal(error=lambda e, info: e.task_error(), radius=env.radius, contact=env.verb.contact)
+        return env, goal, ProcExpert(env)
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
+
+    return ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{spec.env_id}-goal-observable"](seed=seed), None, None
+
+
+def free_camera(name: str) -> mujoco.MjvCamera:
     lookat, distance, azimuth, elevation = FREE_CAMERAS[name]
     cam = mujoco.MjvCamera()
     cam.type = mujoco.mjtCamera.mjCAMERA_FREE

@@ -26,6 +26,9 @@ Phases = Literal["reach", "push", "pick"]
 it (press, slide, turn, open...); ``pick`` reaches, grasps, then carries the object."""
 
 FOLDS = ("a", "b")
+PROC_FOLD = "proc"
+"""The fold of generated tasks (``proc:<seed>``): in neither Meta-World fold, so every Meta-World task stays unseen
+by a model trained only on them."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class TaskSpec:
     """Short task name, e.g. ``window-close``."""
     goals: tuple[str, ...]
     """Natural-language goal paraphrases; ``goals[0]`` is the canonical one."""
-    fold: Literal["a", "b"]
-    """Generalisation fold: a model trained on one fold is evaluated on the other."""
+    fold: Literal["a", "b", "proc"]
+    """Generalisation fold: a model trained on one fold is evaluated on the other; generated tasks are ``proc``."""
     phases: Phases
     """Phase template used by the progress function and the reasoning text."""
     obj: str
@@ -201,11 +204,28 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
 
 
 def get_task(name: str) -> TaskSpec:
-    """The spec of one task; accepts ``window-close`` or ``window-close-v3``."""
+    """The spec of one task: a Meta-World task (``window-close`` or ``window-close-v3``) or a generated one
+    (``proc:<seed>``, ``proc:<seed>:opposite``; see `sole.envs.procedural`)."""
+    if name.startswith("proc:"):
+        from sole.envs.procedural import task_spec
+
+        return task_spec(name)
     key = name.removesuffix("-v3")
     if key not in TASKS:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}, or proc:<seed>")
     return TASKS[key]
+
+
+def task_index(name: str) -> int:
+    """A task's row in a dataset's task table: Meta-World's 50 in registry order, then generated tasks by seed
+    (``proc:N`` -> 50 + 2N, its opposite 51 + 2N), so an index never depends on which tasks a dataset holds."""
+    spec = get_task(name)
+    if spec.fold != PROC_FOLD:
+        return list(TASKS).index(spec.name)
+    from sole.envs.procedural import parse
+
+    seed, opposite = parse(spec.name)
+    return len(TASKS) + 2 * seed + int(opposite)
 
 
 def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -223,4 +243,6 @@ def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ..
 def scene_goals(task: str) -> tuple[str, ...]:
     """Tasks sharing ``task``'s scene (itself first): one rollout can be labelled for all of their goals."""
     spec = get_task(task)
+    if spec.fold == PROC_FOLD:  # a generated scene holds its task and, where it has one, the opposite
+        return (spec.name,) + ((spec.opposite,) if spec.opposite else ())
     return (spec.name,) + tuple(n for n, s in TASKS.items() if s.scene == spec.scene and n != spec.name)

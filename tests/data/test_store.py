@@ -119,3 +119,18 @@ def test_a_dataset_not_marked_complete_is_refused_with_the_command_that_finishes
         store.load_episodes(root)
     store.write_meta(root, [store.read_manifest(root, s) for s in (0, 1)], size=64)
     assert store.require_complete(root) == root and len(store.load_episodes(root)) == 3
+
+
+def test_a_generated_task_is_written_with_its_goal_in_the_task_table(tmp_path):
+    from sole.synth.episode import Episode
+
+    n = 3
+    facts = [{"t": t, "task": "proc:1", "hand": [0.0, 0.6, 0.2], "gripper_open": 1.0} for t in range(n)]
+    ep = Episode(task="proc:1", kind="expert", seed=0, frames={"external": np.zeros((n, 64, 64, 3), np.uint8)},
+                 labels={"proc:1": np.zeros(n, np.float32)}, facts=facts, actions=np.zeros((n, 4), np.float32),
+                 success=False, index=0, meta={})
+    store.write_shard(tmp_path, 0, [ep], [0])
+    store.write_meta(tmp_path, [store.read_manifest(tmp_path, 0)], size=64)
+    tasks = pq.read_table(tmp_path / "meta" / "tasks.parquet").to_pydict()
+    assert tasks["name"][-1] == "proc:1" and tasks["task_index"][-1] == 52 and tasks["task"][-1].startswith("stack")
+    assert pq.read_table(tmp_path / "data" / "chunk-000" / "file-000.parquet")["task_index"][0].as_py() == 52

@@ -35,3 +35,10 @@ def test_resolve_groups_and_names():
 def test_unknown_task_names_valid_choices():
     with pytest.raises(ValueError, match="valid tasks: .*window-close"):
         get_task("window-shut")
+
+
+def test_task_index_is_stable_for_meta_world_and_generated_tasks():
+    from sole.envs.tasks import task_index
+
+    assert [task_index(n) for n in TASKS] == list(range(50))
+    assert task_index("proc:1") == 52 and task_index("proc:0:opposite") == 51
