@@ -138,6 +138,8 @@ class EpisodeRecord:
     ret: float
     """Sum of the rewards the agent got."""
     length: int
+    parse_failures: int = 0
+    """The reward source's answers in this episode that did not parse (a reasoner off its answer format)."""
     frames: dict[str, list[np.ndarray]] = field(default_factory=dict)
     """Per view the frames at steps 0..T (only when recording)."""
     reward_curve: list[float] = field(default_factory=list)
@@ -219,6 +221,7 @@ class RewardVecEnv(VecEnvWrapper):
         rec.success, rec.ever_success, rec.true_progress = truth.success, truth.ever_success, truth.progress
         rec.reward_progress, rec.ret = float(self.rewarder.progress[i]), float(self._returns[i])
         rec.length = int(self.rewarder.t[i])
+        rec.parse_failures = int(self.rewarder.parse_failures[i])
         self._episode[i] = None
         return rec
 

@@ -292,6 +292,7 @@ def episode_metrics(records: list[EpisodeRecord], prefix: str) -> dict[str, floa
         f"{prefix}/return": float(np.mean([r.ret for r in records])),
         f"{prefix}/true_progress": float(np.mean([r.true_progress for r in records])),
         f"{prefix}/reward_progress": float(np.mean([r.reward_progress for r in records])),
+        f"{prefix}/parse_failures": float(np.mean([r.parse_failures for r in records])),
     }
 
 
