@@ -248,6 +248,22 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def last_step(run: Path) -> int:
+    """The agent step of a run's last metrics row (0 before its first); reads only the file's tail."""
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
+        lines = f.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return 0
+
+
 def truncate_metrics(run: Path, step: int) -> list[dict[str, Any]]:
     """Cut ``metrics.jsonl`` back to the rows at or before ``step`` (the checkpoint a run resumes from); returns
     them."""
