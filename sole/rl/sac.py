@@ -53,7 +53,10 @@ class SACConfig:
     seed: int = 0
     """Seeds the policy, the replay sampling and the training layouts."""
     n_envs: int = 1
-    """Parallel training envs (in one process; the reward is batched across them)."""
+    """Parallel training envs (the reward is batched across them)."""
+    processes: bool = False
+    """Step and render the training envs in worker processes (one each, spawned) to use more cores; the reward
+    stays one batched query in this process."""
     horizon: int = 100
     """Agent steps per episode (100 in the protocol; shorter only for quick tests)."""
     algo: str = "sb3-sac"
@@ -99,7 +102,7 @@ class SACConfig:
     """Show a progress bar."""
 
     UNHASHED: ClassVar[tuple[str, ...]] = ("steps", "checkpoint_every", "videos", "out", "name", "resume", "threads",
-                                           "device", "progress")
+                                           "device", "progress", "processes")
     """Fields a rerun may change and still resume the run (`sole.rl.runs.config_hash`)."""
 
     def run_dir(self) -> Path:
@@ -255,7 +258,7 @@ def main(cfg: SACConfig, reasoner: Reasoner | None = None) -> Path:
     torch.set_num_threads(cfg.threads)
     task = get_task(cfg.task)
     reward = resolve_reward(cfg.reward, task, reasoner)
-    venv = make_vec_env(task, reward, cfg.n_envs, cfg.seed, cfg.size, horizon=cfg.horizon)
+    venv = make_vec_env(task, reward, cfg.n_envs, cfg.seed, cfg.size, horizon=cfg.horizon, processes=cfg.processes)
     eval_env = make_vec_env(task, reward, cfg.eval_episodes, cfg.seed + runs.EVAL_SEED_OFFSET, cfg.size,
                             horizon=cfg.horizon)
     run = cfg.run_dir()

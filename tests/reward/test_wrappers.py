@@ -252,3 +252,21 @@ def test_episode_records_count_the_answers_that_did_not_parse():
     first, second = venv.finished
     # every=2 over 12 steps: 6 queries per episode, queries 3, 6 | 9, 12 fail
     assert (first.parse_failures, second.parse_failures) == (2, 2)
+
+
+@pytest.mark.slow  # spawns two env processes: ~15 s of CPU
+def test_envs_in_worker_processes_give_the_same_steps_as_in_process():
+    results = []
+    for processes in (False, True):
+        venv = make_vec_env("drawer-close", RewardConfig(source="oracle-dense"), n_envs=2, horizon=HORIZON,
+                            processes=processes)
+        try:
+            results.append(roll(venv, actions(HORIZON + 3, n_envs=2)))
+            finished = [(r.success, r.true_progress, r.ret) for r in venv.finished]
+        finally:
+            venv.close()
+        results[-1] += (finished,)
+    (obs_a, rew_a, done_a, _, fin_a), (obs_b, rew_b, done_b, _, fin_b) = results
+    np.testing.assert_array_equal(np.concatenate(obs_a), np.concatenate(obs_b))
+    np.testing.assert_array_equal(np.concatenate(rew_a), np.concatenate(rew_b))
+    assert np.array_equal(done_a, done_b) and fin_a == fin_b and len(fin_a) == 2
