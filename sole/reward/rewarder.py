@@ -52,8 +52,10 @@ class RewardConfig:
     """Ask the reasoner to write its reasoning during training (slower); evaluation videos always think."""
 
     def label(self) -> str:
-        """The source, with the reasoner spec when one is named (``sole=compact``)."""
-        return f"{self.source}={self.model}" if self.model else self.source
+        """The source, with the reasoner spec when one is named and the query rate when not every step
+        (``sole=compact``, ``sole=held-out@5``)."""
+        label = f"{self.source}={self.model}" if self.model else self.source
+        return f"{label}@{self.every}" if self.every != 1 else label
 
     def validate(self) -> None:
         if self.source not in SOURCES:

@@ -42,7 +42,8 @@ class SweepConfig:
     rewards: tuple[str, ...] = ("oracle-dense", "sole")
     """Reward sources to compare; the first is the reference for the ratio column. ``sole=<spec>`` names the
     reasoner (e.g. ``sole=compact``, the default model); plain ``sole`` is the fold model that never saw the task;
-    a name that is no source is a reasoner spec (``held-out`` = ``sole=held-out``)."""
+    a name that is no source is a reasoner spec (``held-out`` = ``sole=held-out``); ``@k`` queries it every k agent
+    steps (``held-out@5``)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds per (task, reward)."""
     steps: int = 30_000
@@ -76,8 +77,8 @@ class SweepConfig:
                          train_freq=self.train_freq, algo=self.algo, batch_size=self.batch_size,
                          checkpoint_every=self.checkpoint_every, videos=self.videos, out=self.out, progress=False)
         sources = [reward_source(r) for r in self.rewards]
-        return [replace(base, task=t, reward=replace(base.reward, source=source, model=model), seed=s)
-                for t in self.task_names() for source, model in sources for s in self.seed_list()]
+        return [replace(base, task=t, reward=replace(base.reward, source=source, model=model, every=every), seed=s)
+                for t in self.task_names() for source, model, every in sources for s in self.seed_list()]
 
     def task_names(self) -> tuple[str, ...]:
         return resolve_tasks(self.tasks)
@@ -86,10 +87,14 @@ class SweepConfig:
         return self.seeds
 
 
-def reward_source(name: str) -> tuple[str, str]:
-    """(source, reasoner spec or "") of a ``--rewards`` entry: a source, ``source=spec``, or a bare reasoner spec."""
+def reward_source(name: str) -> tuple[str, str, int]:
+    """(source, reasoner spec or "", query every k steps) of a ``--rewards`` entry: a source, ``source=spec`` or a
+    bare reasoner spec, with ``@k`` to query every k agent steps (``held-out@5``)."""
+    name, at, every = name.rpartition("@") if "@" in name else (name, "", "1")
+    if not every.isdigit():
+        raise ValueError(f"reward {name}{at}{every!r}: the query rate after @ must be a whole number of steps")
     source, _, model = name.partition("=")
-    return (source, model) if source in SOURCES else ("sole", name)
+    return (source, model, int(every)) if source in SOURCES else ("sole", name, int(every))
 
 
 def run_job(cfg: SACConfig) -> str:

@@ -67,10 +67,16 @@ def test_suites_and_published_numbers_are_the_papers():
     assert all(0 < p.success < 1 and p.source and p.protocol for p in PUBLISHED)
 
 
-def test_a_bare_reasoner_spec_is_the_sole_source():
-    assert reward_source("held-out") == ("sole", "held-out")
-    assert reward_source("oracle-dense") == ("oracle-dense", "")
-    assert reward_source("sole=compact") == ("sole", "compact")
+def test_a_bare_reasoner_spec_is_the_sole_source_and_at_k_its_query_rate():
+    assert reward_source("held-out") == ("sole", "held-out", 1)
+    assert reward_source("oracle-dense") == ("oracle-dense", "", 1)
+    assert reward_source("sole=compact@5") == ("sole", "compact", 5)
+    with pytest.raises(ValueError, match="whole number"):
+        reward_source("held-out@x")
+    jobs = BenchmarkConfig(suite="reach", rewards=("held-out", "held-out@2", "held-out@10"), seeds=1).jobs()
+    assert [j.reward.every for j in jobs] == [1, 2, 10]
+    assert [j.run_dir().name for j in jobs] == ["reach-sole-held-out-s0", "reach-sole-held-out@2-s0",
+                                              "reach-sole-held-out@10-s0"]
 
 
 @pytest.mark.slow  # a real benchmark process, killed and rerun: about a minute on a loaded 2-core machine
