@@ -12,7 +12,7 @@ from sole.rl.runs import current_checkpoint, read_metrics
 from sole.rl.suites import PUBLISHED, SUITES, resolve_suite
 from sole.rl.sweep import reward_source
 
-TINY = dict(seeds=1, steps=200, eval_every=100, eval_episodes=2, checkpoint_every=100, workers=1)
+TINY = dict(seeds=1, steps=200, eval_every=100, eval_episodes=2, checkpoint_every=100, workers=1, algo="sb3-sac")
 
 
 def test_a_tiny_benchmark_runs_end_to_end_and_summarises(tmp_path):
@@ -83,6 +83,7 @@ def test_a_bare_reasoner_spec_is_the_sole_source_and_at_k_its_query_rate():
 def test_a_benchmark_killed_with_sigkill_resumes_losing_at_most_one_checkpoint_interval(tmp_path):
     args = ["--suite", "drawer-close", "--rewards", "oracle-dense", "--seeds", "1", "--steps", "600",
             "--eval-every", "300", "--eval-episodes", "2", "--checkpoint-every", "100", "--workers", "1",
+            "--algo", "sb3-sac",
             "--out", str(tmp_path)]
     cmd = [sys.executable, "-c", "import sys; from sole.cli import main; main(sys.argv[1:])", "benchmark", "rl", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -100,7 +101,7 @@ def test_a_benchmark_killed_with_sigkill_resumes_losing_at_most_one_checkpoint_i
     folder, step = current_checkpoint(run)  # one whole checkpoint survives
     assert step >= ckpt and (folder / "model.zip").exists() and (folder / "replay.pkl").exists()
     main(BenchmarkConfig(suite="drawer-close", rewards=("oracle-dense",), seeds=1, steps=600, eval_every=300,
-                         eval_episodes=2, checkpoint_every=100, workers=1, out=str(tmp_path)))
+                         eval_episodes=2, checkpoint_every=100, workers=1, algo="sb3-sac", out=str(tmp_path)))
     assert json.loads((run / "result.json").read_text())["steps"] == 600
     assert [r["step"] for r in read_metrics(run, "eval/success")] == [300, 600]
 

@@ -98,3 +98,17 @@ def test_a_bad_reward_fails_before_the_sweep_writes(tmp_path):
     with pytest.raises(ValueError, match="unknown reasoner 'nosuch'"):
         main(SweepConfig(tasks="drawer-close", rewards=("sole=nosuch",), out=str(tmp_path / "sweep")))
     assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.slow  # starts a local Ray instance
+def test_a_sweep_runs_its_jobs_on_a_ray_cluster(tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False)
+    try:
+        cfg = SweepConfig(tasks="drawer-close", rewards=("zero",), steps=100, eval_every=100, eval_episodes=2,
+                          videos=0, ray_address="auto", out=str(tmp_path))
+        table = json.loads(main(cfg).read_text())
+    finally:
+        ray.shutdown()
+    assert table["drawer-close"]["zero"]["steps"] == [100]
+    assert (tmp_path / "drawer-close-zero-s0" / "result.json").exists()
