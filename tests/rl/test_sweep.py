@@ -100,7 +100,8 @@ def test_a_bad_reward_fails_before_the_sweep_writes(tmp_path):
     assert not (tmp_path / "sweep").exists()
 
 
-@pytest.mark.slow  # starts a local Ray instance
+@pytest.mark.slow  # starts a local Ray instance; its worker imports sole and trains: minutes on a loaded machine
+@pytest.mark.timeout(900)
 def test_a_sweep_runs_its_jobs_on_a_ray_cluster(tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=1, include_dashboard=False)
