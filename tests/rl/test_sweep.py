@@ -113,3 +113,23 @@ def test_a_sweep_runs_its_jobs_on_a_ray_cluster(tmp_path):
         ray.shutdown()
     assert table["drawer-close"]["zero"]["steps"] == [100]
     assert (tmp_path / "drawer-close-zero-s0" / "result.json").exists()
+
+
+def test_the_live_board_counts_runs_and_the_steps_each_reached(tmp_path):
+    from concurrent.futures import Future
+
+    from rich.console import Console
+
+    from sole.rl.sweep import Board
+
+    jobs = SweepConfig(tasks="drawer-close", rewards=("zero",), seeds=(0, 1, 2), steps=4000, out=str(tmp_path)).jobs()
+    board = Board(jobs, jobs[1:])  # the first run finished before the sweep started
+    running, waiting = Future(), Future()
+    running.set_running_or_notify_cancel()
+    board.futures = {running: jobs[1], waiting: jobs[2]}
+    _write_evals(tmp_path / "drawer-close-zero-s1", [0.0, 0.5])  # the running run reached step 2000
+    console = Console(record=True, width=200)
+    console.print(board.table())
+    text = " ".join(console.export_text().split())
+    assert "1 done, 1 running, 2 left, 0 failed" in text
+    assert "drawer-close-zero-s1" in text and "2000/4000" in text and "drawer-close-zero-s2" not in text
