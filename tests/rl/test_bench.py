@@ -27,6 +27,7 @@ def test_bench_times_an_oracle_reading_the_state(tmp_path):
     assert main(cfg)["on/reward_ms"] > 0  # the oracle is handed each step's simulator state to read
 
 
+@pytest.mark.slow  # imports JAX, whose threads make the forking tests that follow in one process risk a deadlock
 def test_bench_times_each_learner_per_update_and_end_to_end(tmp_path):
     pytest.importorskip("sbx")
     cfg = BenchConfig(task="reach", reward=RewardConfig(source="oracle-dense"), steps=2, updates=3,

@@ -120,8 +120,8 @@ def test_a_failed_command_writes_nothing(tmp_path, change, match):
     assert not (tmp_path / "rl").exists()
 
 
-@pytest.mark.parametrize("algo", ["sbx-sac", pytest.param("sbx-tqc", marks=pytest.mark.slow),
-                                  pytest.param("sbx-crossq", marks=pytest.mark.slow)])
+@pytest.mark.slow  # imports JAX, whose threads make the forking tests that follow in one process risk a deadlock
+@pytest.mark.parametrize("algo", ["sbx-sac", "sbx-tqc", "sbx-crossq"])
 def test_a_jax_learner_trains_resumes_and_its_policy_loads(tmp_path, algo):
     pytest.importorskip("sbx")
     from sole.rl.algos import algo_class
