@@ -104,6 +104,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval compare": ("sole.eval.compare", "EvalCompareConfig", "main"),
     "rl": ("sole.rl.sac", "SACConfig", "main"),
     "rl sweep": ("sole.rl.sweep", "SweepConfig", "main"),
+    "benchmark rl": ("sole.rl.benchmark", "BenchmarkConfig", "main"),
     "rl replay": ("sole.rl.replay", "ReplayConfig", "main"),
     "rl drqv2": ("sole.rl.drqv2", "DrQConfig", "main"),
     "rl mine": ("sole.rl.mine", "MineConfig", "main"),

@@ -53,8 +53,10 @@ class RewardConfig:
     """Ask the reasoner to write its reasoning during training (slower); evaluation videos always think."""
 
     def label(self) -> str:
-        """The source, with the reasoner spec when one is named (``sole=compact``)."""
-        return f"{self.source}={self.model}" if self.model else self.source
+        """The source, with the reasoner spec when one is named and the query rate when not every step
+        (``sole=compact``, ``sole=held-out@5``)."""
+        label = f"{self.source}={self.model}" if self.model else self.source
+        return f"{label}@{self.every}" if self.every != 1 else label
 
     def validate(self) -> None:
         if self.source not in SOURCES:
@@ -159,6 +161,8 @@ class Rewarder:
         """Current progress estimate of each env (queried, held or extrapolated)."""
         self.text = [""] * n_envs
         """The source's last answer text per env (its reasoning, when it thinks)."""
+        self.parse_failures = np.zeros(n_envs, dtype=np.int64)
+        """Per env, the answers of this episode that did not parse (`Step.parsed`; their progress is the fallback)."""
         self._first: list[Frames] = [{} for _ in range(n_envs)]
         self._prev: list[Frames] = [{} for _ in range(n_envs)]
         self._q = np.zeros((n_envs, 2, 2))
@@ -171,7 +175,7 @@ class Rewarder:
     def reset(self, i: int, frames: Frames) -> None:
         """Start env ``i``'s episode at its first frame: progress 0, as the contract defines."""
         self._first[i] = self._prev[i] = frames
-        self.t[i], self.progress[i], self.text[i] = 0, 0.0, ""
+        self.t[i], self.progress[i], self.text[i], self.parse_failures[i] = 0, 0.0, "", 0
         self._q[i] = 0.0
 
     def step(self, frames: Sequence[Frames | None], states: Sequence[Privileged | None] | None = None) -> np.ndarray:
@@ -190,6 +194,7 @@ class Rewarder:
         answers = self.reward.judge(queries, [states[i] if states else None for i in due]) if due else []
         for i, step in zip(due, answers, strict=True):
             self._prev[i], self.text[i] = frames[i], step.text  # type: ignore[assignment]
+            self.parse_failures[i] += not step.parsed
             self._q[i] = (self._q[i, 1], (self.t[i], step.progress))
         for i in range(self.n):
             self.progress[i] = self._estimate(i)

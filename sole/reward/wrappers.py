@@ -1,11 +1,11 @@
 """The RL protocol around a `TaskEnv`: action repeat, episode length, one rendering per step, a batched reward.
 
-Per env, `Sensors` renders each agent step's frames once and hands them on in ``info``: the agent's pixel
-observation (DrQ-v2), the reward's query and the recorded videos all read that one rendering. Over a vector of
-such envs, `RewardVecEnv` (an SB3 `VecEnvWrapper`) replaces the reward with the `Rewarder`'s, one batched query per
-step, and hands the agent the observation, that reward, ``done`` at the time limit, and an info dict with exactly
-the keys SB3 needs for time limits (``TimeLimit.truncated``, ``terminal_observation``): no frames, no success, no
-progress, no simulator reward.
+Per env (in this process, or each in its own worker process), `Sensors` renders each agent step's frames once and
+hands them on in ``info``: the agent's pixel observation (DrQ-v2), the reward's query and the recorded videos all
+read that one rendering. Over a vector of such envs, `RewardVecEnv` (an SB3 `VecEnvWrapper`) replaces the reward
+with the `Rewarder`'s, one batched query per step, and hands the agent the observation, that reward, ``done`` at
+the time limit, and an info dict with exactly the keys SB3 needs for time limits (``TimeLimit.truncated``,
+``terminal_observation``): no frames, no success, no progress, no simulator reward.
 
 Ground truth goes to the *evaluation channel* `RewardVecEnv.finished`: one `EpisodeRecord` per finished episode
 (simulator success, true and rewarded final progress, return), read by logging and evaluation code, never by the
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import TimeLimit
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from sole.envs.sim import VIEWS, make_env
@@ -138,6 +138,8 @@ class EpisodeRecord:
     ret: float
     """Sum of the rewards the agent got."""
     length: int
+    parse_failures: int = 0
+    """The reward source's answers in this episode that did not parse (a reasoner off its answer format)."""
     frames: dict[str, list[np.ndarray]] = field(default_factory=dict)
     """Per view the frames at steps 0..T (only when recording)."""
     reward_curve: list[float] = field(default_factory=list)
@@ -219,16 +221,20 @@ class RewardVecEnv(VecEnvWrapper):
         rec.success, rec.ever_success, rec.true_progress = truth.success, truth.ever_success, truth.progress
         rec.reward_progress, rec.ret = float(self.rewarder.progress[i]), float(self._returns[i])
         rec.length = int(self.rewarder.t[i])
+        rec.parse_failures = int(self.rewarder.parse_failures[i])
         self._episode[i] = None
         return rec
 
 
 def make_vec_env(task: TaskSpec, reward: Reward, n_envs: int = 1, seed: int = 0, size: int = 64, *,
-                 horizon: int = HORIZON, pixels: bool = False, truth: bool = True,
-                 record: bool = False) -> RewardVecEnv:
-    """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched ``reward``."""
+                 horizon: int = HORIZON, pixels: bool = False, truth: bool = True, record: bool = False,
+                 processes: bool = False) -> RewardVecEnv:
+    """``n_envs`` agent envs of ``task`` (layout seeds ``seed``, ``seed + 1``, ...) with a batched ``reward``;
+    with ``processes`` each env steps and renders in its own spawned process while the reward stays one batched
+    query here."""
     state: StateReads = "every" if record else "queries" if reward.privileged else "last" if truth else "never"
     fns = [lambda s=seed + k: Sensors(make_agent_env(task.name, seed=s, size=size, horizon=horizon), reward.views,
                                       reward.cfg.every, pixels=pixels, record=record, state=state)
            for k in range(n_envs)]
-    return RewardVecEnv(DummyVecEnv(fns), reward, truth=truth, record=record)
+    venv = SubprocVecEnv(fns, start_method="spawn") if processes else DummyVecEnv(fns)
+    return RewardVecEnv(venv, reward, truth=truth, record=record)

@@ -2,8 +2,9 @@
 
 One run times the same agent steps twice: with the reward off (physics only, as state SAC with a free reward
 would run) and on (physics + rendering the views the reward reads + the batched reward query). The SAC update
-is timed separately on a filled replay buffer and charged per agent step at ``train_freq``. The goal: the reward
-adds <= 25% to physics + rendering.
+is timed separately, per learner (``--algos sb3-sac sbx-sac ...``), on a filled replay buffer and charged per agent
+step at ``train_freq``; ``--loop-steps N`` also times each learner's whole training loop end to end (agent steps per
+second). The goal: the reward adds <= 25% to physics + rendering.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rich.table import Table
 from sole.envs.tasks import TaskSpec, get_task
 from sole.models.base import Reasoner
 from sole.reward.rewarder import Reward, RewardConfig, Rewarder, resolve_reward
-from sole.reward.wrappers import make_agent_env
+from sole.reward.wrappers import make_agent_env, make_vec_env
 
 console = Console()
 T = TypeVar("T")
@@ -44,13 +45,17 @@ class BenchConfig:
     n_envs: int = 1
     """Envs stepped together (the reward is one batched query for all)."""
     updates: int = 100
-    """SAC updates timed."""
+    """Gradient steps timed per learner (0: no learner is timed)."""
+    algos: tuple[str, ...] = ("sb3-sac",)
+    """Learners timed (`sole.rl.algos`); the first is charged per agent step in the table."""
+    loop_steps: int = 0
+    """Agent steps of each learner's whole training loop timed end to end (0: not timed)."""
     batch_size: int = 256
-    """SAC minibatch."""
+    """Minibatch."""
     hidden: tuple[int, ...] = (256, 256)
-    """SAC hidden layers."""
+    """Hidden layers of actor and critics."""
     train_freq: int = 2
-    """Agent steps per SAC update, to charge the update per agent step."""
+    """Agent steps per update, to charge the update per agent step."""
     size: int = 64
     """Render size in pixels."""
     threads: int = 1
@@ -105,29 +110,41 @@ def _state(env: gym.Env, reward: Reward) -> Any:
     return env.unwrapped.privileged() if reward.privileged else None  # the oracles' reading of the simulator
 
 
-def time_updates(cfg: BenchConfig, task: TaskSpec) -> float:
-    """Milliseconds per SAC gradient step on a replay buffer of random transitions."""
-    from stable_baselines3 import SAC
+def time_learner(cfg: BenchConfig, task: TaskSpec, reward: Reward, algo: str) -> dict[str, float]:
+    """One learner on ``task`` with ``reward``: ms per gradient step (on its own replay buffer), and end-to-end
+    agent steps per second of the training loop (env, reward, an update every ``train_freq``) over ``loop_steps``
+    after a warm-up that fills the buffer and compiles the JAX learners."""
     from stable_baselines3.common.logger import configure
 
-    from sole.reward.wrappers import make_vec_env
+    from sole.rl.sac import SACConfig, new_model
 
-    venv = make_vec_env(task, resolve_reward(RewardConfig(source="zero"), task), truth=False)
+    venv = make_vec_env(task, reward, n_envs=cfg.n_envs, size=cfg.size, truth=False)
     try:
-        model = SAC("MlpPolicy", venv, batch_size=cfg.batch_size, buffer_size=10_000,
-                    policy_kwargs={"net_arch": list(cfg.hidden)}, device="cpu", seed=0)
+        model = new_model(SACConfig(algo=algo, steps=10_000, learning_starts=cfg.batch_size, batch_size=cfg.batch_size,
+                                    hidden=cfg.hidden, train_freq=cfg.train_freq, seed=0), venv)
         model.set_logger(configure(None, []))
-        rng = np.random.default_rng(0)
-        for _ in range(2_000):
-            obs, nxt = rng.normal(size=(2, 1, 39)).astype(np.float32)
-            model.replay_buffer.add(obs, nxt, rng.uniform(-1, 1, (1, 4)), rng.uniform(0, 10, 1), np.zeros(1),
-                                    [{}])
-        model.train(gradient_steps=5, batch_size=cfg.batch_size)  # warm-up
+        model.learn(2 * cfg.batch_size + 10 * cfg.train_freq)  # fills the buffer; first updates (JIT compiles)
         t0 = time.perf_counter()
-        model.train(gradient_steps=cfg.updates, batch_size=cfg.batch_size)
-        return 1000 * (time.perf_counter() - t0) / cfg.updates
+        model.learn(cfg.loop_steps, reset_num_timesteps=False)
+        loop = time.perf_counter() - t0
+        # one gradient step per call, as the loop makes them (sbx compiles one function per gradient_steps value)
+        t0 = time.perf_counter()
+        for _ in range(cfg.updates):
+            model.train(gradient_steps=1, batch_size=cfg.batch_size)
+        update = 1000 * (time.perf_counter() - t0) / cfg.updates
     finally:
         venv.close()
+    return {"ms_per_update": update, "loop_steps_per_s": cfg.loop_steps / loop if cfg.loop_steps else 0.0}
+
+
+def learner_table(learners: dict[str, dict[str, float]], cfg: BenchConfig) -> Table:
+    table = Table(title=f"learners: batch {cfg.batch_size}, hidden {list(cfg.hidden)}, reward {cfg.reward.label()}")
+    table.add_column("learner")
+    table.add_column("ms per update", justify="right")
+    table.add_column(f"loop agent steps/s ({cfg.loop_steps} steps)", justify="right")
+    for algo, res in learners.items():
+        table.add_row(algo, f"{res['ms_per_update']:.2f}", f"{res['loop_steps_per_s']:.1f}")
+    return table
 
 
 def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]:
@@ -135,8 +152,10 @@ def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]
     torch.set_num_threads(cfg.threads)
     task = get_task(cfg.task)
     off = time_env_steps(cfg, resolve_reward(replace(cfg.reward, source="zero"), task))
-    on = time_env_steps(cfg, resolve_reward(cfg.reward, task, reasoner))
-    update = time_updates(cfg, task) if cfg.updates else 0.0
+    reward = resolve_reward(cfg.reward, task, reasoner)
+    on = time_env_steps(cfg, reward)
+    learners = {algo: time_learner(cfg, task, reward, algo) for algo in cfg.algos} if cfg.updates else {}
+    update = learners[cfg.algos[0]]["ms_per_update"] if learners else 0.0
     per_step_update = update / cfg.train_freq
     base = on["physics"] + on["render"]
     result = {
@@ -146,18 +165,20 @@ def main(cfg: BenchConfig, reasoner: Reasoner | None = None) -> dict[str, float]
         "update/ms_per_update": update, "update/ms_per_agent_step": per_step_update,
         "reward_overhead_vs_step_render": on["reward"] / base if base else 0.0,
         "load_avg_1min": os.getloadavg()[0],
-    }
+    } | {f"{algo}/{k}": v for algo, res in learners.items() for k, v in res.items()}
     table = Table(title=f"sole bench rl: {cfg.task}, reward {cfg.reward.label()}, {cfg.n_envs} env(s), "
                         f"{'thinking' if cfg.reward.think else 'progress head'}")
     table.add_column("part (ms per agent step)")
     table.add_column("reward off", justify="right")
     table.add_column("reward on", justify="right")
     rows = [("physics (2 sim steps)", off["physics"], on["physics"]), ("rendering", 0.0, on["render"]),
-            ("reward query", 0.0, on["reward"]), (f"SAC update / {cfg.train_freq}", per_step_update, per_step_update),
+            ("reward query", 0.0, on["reward"]), (f"update / {cfg.train_freq}", per_step_update, per_step_update),
             ("total", result["off/total_ms"], result["on/total_ms"])]
     for name, a, b in rows:
         table.add_row(name, f"{a:.2f}", f"{b:.2f}")
     console.print(table)
+    if learners:
+        console.print(learner_table(learners, cfg))
     console.print(f"reward adds {100 * result['reward_overhead_vs_step_render']:.0f}% to physics + rendering "
                   f"(goal <= 25%); load average {result['load_avg_1min']:.1f}")
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)

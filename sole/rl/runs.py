@@ -35,7 +35,7 @@ from sole.reward.rewarder import RewardConfig
 from sole.reward.wrappers import EpisodeRecord, RewardVecEnv
 
 if TYPE_CHECKING:
-    from stable_baselines3 import SAC
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation envs draw layouts from seeds never used in training."""
@@ -178,11 +178,11 @@ def _remove_leftovers(root: Path, keep: Path | None) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def load_policy(run: str | Path, *, unfinished: bool = False) -> tuple[dict[str, Any], SAC]:
+def load_policy(run: str | Path, *, unfinished: bool = False) -> tuple[dict[str, Any], OffPolicyAlgorithm]:
     """A `sole rl` run folder's saved config (a dict, as config.json holds it) and its final policy; with
     ``unfinished``, a run still training (or stopped) gives its last checkpoint's policy when it has no
     ``policy.zip`` yet."""
-    from stable_baselines3 import SAC
+    from sole.rl.algos import algo_class
 
     run = Path(run)
     config = run / "config.json"
@@ -192,7 +192,8 @@ def load_policy(run: str | Path, *, unfinished: bool = False) -> tuple[dict[str,
     paths = [run / "policy.zip", *([ckpt[0] / "model.zip"] if ckpt else [])]
     for path in paths:
         if path.exists():
-            return json.loads(config.read_text()), SAC.load(path, device="cpu")
+            saved = json.loads(config.read_text())
+            return saved, algo_class(saved.get("algo", "sb3-sac")).load(path, device="cpu")
     raise FileNotFoundError(f"{' or '.join(map(str, paths))} not found: not a "
                             f"{'' if unfinished else 'finished '}`sole rl` run folder")
 
@@ -247,6 +248,22 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def last_step(run: Path) -> int:
+    """The agent step of a run's last metrics row (0 before its first); reads only the file's tail."""
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
+        lines = f.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return 0
+
+
 def truncate_metrics(run: Path, step: int) -> list[dict[str, Any]]:
     """Cut ``metrics.jsonl`` back to the rows at or before ``step`` (the checkpoint a run resumes from); returns
     them."""
@@ -292,6 +309,7 @@ def episode_metrics(records: list[EpisodeRecord], prefix: str) -> dict[str, floa
         f"{prefix}/return": float(np.mean([r.ret for r in records])),
         f"{prefix}/true_progress": float(np.mean([r.true_progress for r in records])),
         f"{prefix}/reward_progress": float(np.mean([r.reward_progress for r in records])),
+        f"{prefix}/parse_failures": float(np.mean([r.parse_failures for r in records])),
     }
 
 

@@ -1,10 +1,12 @@
-"""`sole rl`: Stable-Baselines3 SAC on Meta-World state observations, rewarded only by a reward source.
+"""`sole rl`: SAC-family learners on Meta-World state observations, rewarded only by a reward source.
 
 The agent sees the 39-d observation and the reward of `sole.reward.wrappers.RewardVecEnv`; the simulator's
 success is read only through the evaluation channel, to log ``rollout/success`` and to evaluate the policy on
 fresh layouts (``eval/success``, ``eval/hacking_rate``). Defaults follow CleanRL's / SB3's SAC for continuous
 control (two 256-unit layers, Adam 3e-4, batch 256, tau 0.005, gamma 0.99, learned entropy), as used for
-Meta-World state-SAC baselines, with one update every 2 agent steps (``train_freq``).
+Meta-World state-SAC baselines, with one update every 2 agent steps (``train_freq``). ``--algo`` picks the learner
+(`sole.rl.algos`): SB3's SAC (torch) or sbx's JAX SAC, TQC or CrossQ, all with the same loop, replay and
+checkpoints.
 
 `main` resolves the task and the reward once (the reasoner is loaded once per run) and checks everything before it
 writes; the run folder is `sole.rl.runs`'s: config.json with the config hash, metrics.jsonl (+ tb/), a checkpoint
@@ -14,6 +16,7 @@ annotated with the reward's progress (and the reasoning, for a reasoner), policy
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import dataclass, field
@@ -25,15 +28,16 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from sole.envs.tasks import TaskSpec, get_task
 from sole.models.base import Reasoner
 from sole.reward.rewarder import Reward, RewardConfig, resolve_reward
 from sole.reward.wrappers import RewardVecEnv, make_vec_env
 from sole.rl import runs
+from sole.rl.algos import algo_class, check_algo
 
 console = Console()
 
@@ -49,9 +53,14 @@ class SACConfig:
     seed: int = 0
     """Seeds the policy, the replay sampling and the training layouts."""
     n_envs: int = 1
-    """Parallel training envs (in one process; the reward is batched across them)."""
+    """Parallel training envs (the reward is batched across them)."""
+    processes: bool = False
+    """Step and render the training envs in worker processes (one each, spawned) to use more cores; the reward
+    stays one batched query in this process."""
     horizon: int = 100
     """Agent steps per episode (100 in the protocol; shorter only for quick tests)."""
+    algo: str = "sb3-sac"
+    """Learner: sb3-sac (SB3, torch), sbx-sac, sbx-tqc or sbx-crossq (sbx-rl, JAX; the ``fast`` extra)."""
     learning_starts: int = 2_000
     """Random-action steps before the first update."""
     batch_size: int = 256
@@ -93,7 +102,7 @@ class SACConfig:
     """Show a progress bar."""
 
     UNHASHED: ClassVar[tuple[str, ...]] = ("steps", "checkpoint_every", "videos", "out", "name", "resume", "threads",
-                                           "device", "progress")
+                                           "device", "progress", "processes")
     """Fields a rerun may change and still resume the run (`sole.rl.runs.config_hash`)."""
 
     def run_dir(self) -> Path:
@@ -101,13 +110,14 @@ class SACConfig:
 
     def validate(self) -> None:
         self.reward.validate()
+        check_algo(self.algo)
         if self.steps < 1 or self.n_envs < 1 or self.eval_episodes < 1:
             raise ValueError(f"steps ({self.steps}), n_envs ({self.n_envs}) and eval_episodes "
                              f"({self.eval_episodes}) must be >= 1")
 
 
 # --- videos -------------------------------------------------------------------------------------------------------
-def save_videos(model: SAC, cfg: SACConfig, task: TaskSpec, reward: Reward, run: Path) -> list[Path]:
+def save_videos(model: OffPolicyAlgorithm, cfg: SACConfig, task: TaskSpec, reward: Reward, run: Path) -> list[Path]:
     """Final-policy episodes as videos: both views, reward vs true progress, and the reasoning text."""
     if cfg.videos < 1:
         return []
@@ -180,7 +190,7 @@ class RunCallback(BaseCallback):
 
 
 # --- model and checkpoints ----------------------------------------------------------------------------------------
-def save_checkpoint(model: SAC, run: Path) -> Path:
+def save_checkpoint(model: OffPolicyAlgorithm, run: Path) -> Path:
     """Policy + replay buffer at the model's step, published atomically (`sole.rl.runs.save_checkpoint`)."""
 
     def write(folder: Path) -> None:
@@ -190,27 +200,30 @@ def save_checkpoint(model: SAC, run: Path) -> Path:
     return runs.save_checkpoint(run, model.num_timesteps, write)
 
 
-def new_model(cfg: SACConfig, venv: RewardVecEnv) -> SAC:
-    return SAC("MlpPolicy", venv, learning_rate=cfg.lr, buffer_size=min(cfg.buffer_size, cfg.steps),
-               learning_starts=cfg.learning_starts, batch_size=cfg.batch_size, tau=cfg.tau, gamma=cfg.gamma,
-               train_freq=cfg.train_freq, gradient_steps=1, policy_kwargs={"net_arch": list(cfg.hidden)},
-               seed=cfg.seed, device=cfg.device, verbose=0)
+def new_model(cfg: SACConfig, venv: RewardVecEnv) -> OffPolicyAlgorithm:
+    cls = algo_class(cfg.algo)
+    kwargs = dict(learning_rate=cfg.lr, buffer_size=min(cfg.buffer_size, cfg.steps),
+                  learning_starts=cfg.learning_starts, batch_size=cfg.batch_size, tau=cfg.tau, gamma=cfg.gamma,
+                  train_freq=cfg.train_freq, gradient_steps=1, policy_kwargs={"net_arch": list(cfg.hidden)},
+                  seed=cfg.seed, device=cfg.device, verbose=0)
+    accepted = inspect.signature(cls).parameters  # CrossQ has no target network, hence no tau
+    return cls("MlpPolicy", venv, **{k: v for k, v in kwargs.items() if k in accepted})
 
 
-def load_or_new(cfg: SACConfig, venv: RewardVecEnv, run: Path) -> SAC:
+def load_or_new(cfg: SACConfig, venv: RewardVecEnv, run: Path) -> OffPolicyAlgorithm:
     """The run's checkpoint when it has one, else a new model."""
     ckpt = runs.resume_checkpoint(run)
     if ckpt is None:
         return new_model(cfg, venv)
     folder, step = ckpt
-    model = SAC.load(folder / "model.zip", env=venv, device=cfg.device)
+    model = algo_class(cfg.algo).load(folder / "model.zip", env=venv, device=cfg.device)
     model.load_replay_buffer(folder / "replay.pkl")
     grow_replay(model, min(cfg.buffer_size, cfg.steps))
     console.print(f"resuming {run} from step {step}")
     return model
 
 
-def grow_replay(model: SAC, capacity: int) -> None:
+def grow_replay(model: OffPolicyAlgorithm, capacity: int) -> None:
     """Give a resumed run's replay buffer the capacity its (extended) step budget gives a new run, keeping its
     transitions: an extended run samples from the same buffer as one trained to the new budget at once."""
     old = model.replay_buffer
@@ -245,7 +258,7 @@ def main(cfg: SACConfig, reasoner: Reasoner | None = None) -> Path:
     torch.set_num_threads(cfg.threads)
     task = get_task(cfg.task)
     reward = resolve_reward(cfg.reward, task, reasoner)
-    venv = make_vec_env(task, reward, cfg.n_envs, cfg.seed, cfg.size, horizon=cfg.horizon)
+    venv = make_vec_env(task, reward, cfg.n_envs, cfg.seed, cfg.size, horizon=cfg.horizon, processes=cfg.processes)
     eval_env = make_vec_env(task, reward, cfg.eval_episodes, cfg.seed + runs.EVAL_SEED_OFFSET, cfg.size,
                             horizon=cfg.horizon)
     run = cfg.run_dir()
@@ -271,7 +284,8 @@ def main(cfg: SACConfig, reasoner: Reasoner | None = None) -> Path:
         venv.close()
         eval_env.close()
     rows = runs.read_metrics(run, "eval/success")
-    runs.plot_success(rows, run / "success.png", f"{cfg.task}: SAC with reward {cfg.reward.label()} (seed {cfg.seed})")
+    runs.plot_success(rows, run / "success.png",
+                      f"{cfg.task}: {cfg.algo} with reward {cfg.reward.label()} (seed {cfg.seed})")
     last = rows[-1]
     result = {"task": cfg.task, "reward": cfg.reward.label(), "seed": cfg.seed, "steps": int(last["step"]),
               "config_hash": runs.config_hash(cfg)} | {k: last[k] for k in last if k.startswith("eval/")} | {

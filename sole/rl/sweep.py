@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from sole.envs.tasks import get_task, resolve_tasks
 from sole.models.registry import wrap_spec
-from sole.reward.rewarder import resolve_reward
+from sole.reward.rewarder import SOURCES, resolve_reward
 from sole.rl import runs
 from sole.rl.sac import SACConfig
 
@@ -37,7 +41,9 @@ class SweepConfig:
     """Comma-separated tasks (or fold-a / fold-b / all)."""
     rewards: tuple[str, ...] = ("oracle-dense", "sole")
     """Reward sources to compare; the first is the reference for the ratio column. ``sole=<spec>`` names the
-    reasoner (e.g. ``sole=compact``, the default model); plain ``sole`` is the fold model that never saw the task."""
+    reasoner (e.g. ``sole=compact``, the default model); plain ``sole`` is the fold model that never saw the task;
+    a name that is no source is a reasoner spec (``held-out`` = ``sole=held-out``); ``@k`` queries it every k agent
+    steps (``held-out@5``)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds per (task, reward)."""
     steps: int = 30_000
@@ -47,11 +53,20 @@ class SweepConfig:
     eval_episodes: int = 10
     """Episodes per evaluation."""
     train_freq: int = 2
-    """Agent steps between SAC updates."""
+    """Agent steps between updates."""
+    algo: str = "sb3-sac"
+    """Learner (`sole.rl.algos`): sb3-sac, sbx-sac, sbx-tqc or sbx-crossq."""
+    batch_size: int = 256
+    """Learner minibatch."""
+    checkpoint_every: int = 10_000
+    """Agent steps between a run's checkpoints: a killed sweep loses at most this much of each running run."""
     videos: int = 1
     """Annotated final-policy videos per run."""
     workers: int = 2
     """Parallel processes (one CPU core each)."""
+    ray_address: str = ""
+    """Run the jobs on this Ray cluster (``auto``, ``ray://host:10001``; the ``ray`` extra) instead of local
+    processes; one CPU per job."""
     out: str = "runs/sweep"
     """Folder of the run folders and the comparison."""
     run: bool = True
@@ -59,10 +74,27 @@ class SweepConfig:
 
     def jobs(self) -> list[SACConfig]:
         base = SACConfig(steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
-                         train_freq=self.train_freq, videos=self.videos, out=self.out, progress=False)
-        sources = [r.partition("=")[::2] for r in self.rewards]  # (source, reasoner spec or "")
-        return [replace(base, task=t, reward=replace(base.reward, source=source, model=model), seed=s)
-                for t in resolve_tasks(self.tasks) for source, model in sources for s in self.seeds]
+                         train_freq=self.train_freq, algo=self.algo, batch_size=self.batch_size,
+                         checkpoint_every=self.checkpoint_every, videos=self.videos, out=self.out, progress=False)
+        sources = [reward_source(r) for r in self.rewards]
+        return [replace(base, task=t, reward=replace(base.reward, source=source, model=model, every=every), seed=s)
+                for t in self.task_names() for source, model, every in sources for s in self.seed_list()]
+
+    def task_names(self) -> tuple[str, ...]:
+        return resolve_tasks(self.tasks)
+
+    def seed_list(self) -> tuple[int, ...]:
+        return self.seeds
+
+
+def reward_source(name: str) -> tuple[str, str, int]:
+    """(source, reasoner spec or "", query every k steps) of a ``--rewards`` entry: a source, ``source=spec`` or a
+    bare reasoner spec, with ``@k`` to query every k agent steps (``held-out@5``)."""
+    name, at, every = name.rpartition("@") if "@" in name else (name, "", "1")
+    if not every.isdigit():
+        raise ValueError(f"reward {name}{at}{every!r}: the query rate after @ must be a whole number of steps")
+    source, _, model = name.partition("=")
+    return (source, model, int(every)) if source in SOURCES else ("sole", name, int(every))
 
 
 def run_job(cfg: SACConfig) -> str:
@@ -80,27 +112,87 @@ def check_rewards(jobs: list[SACConfig]) -> None:
         resolve_reward(reward, get_task(task))
 
 
-def run_all(jobs: list[SACConfig], workers: int) -> list[str]:
-    """Run jobs in ``workers`` spawned processes; a failed job is reported, the others go on."""
-    done = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                done.append(fut.result())
-                console.print(f"done {job.run_dir()}")
-            except Exception as err:  # noqa: BLE001 - one broken run must not stop the sweep
-                console.print(f"[red]failed[/red] {job.run_dir()}: {err!r}")
+def run_all(jobs: list[SACConfig], workers: int, ray_address: str = "", progress: bool = True) -> list[str]:
+    """Run the jobs whose result is missing in ``workers`` spawned processes (or on a Ray cluster), showing a live
+    table of runs done, running and left; a failed job is reported, the others go on. Returns the finished runs."""
+    todo = [job for job in jobs if not runs.finished(job.run_dir(), job, job.steps)]
+    done = [str(job.run_dir()) for job in jobs if job not in todo]
+    board = Board(jobs, todo)
+    with _executor(workers, ray_address) as submit, Live(board.table(), console=console, refresh_per_second=0.5,
+                                                          transient=False, auto_refresh=progress) as live:
+        futures = {submit(job): job for job in todo}
+        board.futures = futures
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                job = futures[fut]
+                try:
+                    done.append(fut.result())
+                    console.print(f"done {job.run_dir()}")
+                except Exception as err:  # noqa: BLE001 - one broken run must not stop the sweep
+                    board.failed.append(job)
+                    console.print(f"[red]failed[/red] {job.run_dir()}: {err!r}")
+            if progress:
+                live.update(board.table())
     return done
+
+
+@contextmanager
+def _executor(workers: int, ray_address: str) -> Iterator[Callable[[SACConfig], Future]]:
+    """``submit(job) -> Future`` over local spawned processes, or over a Ray cluster when an address is given."""
+    if not ray_address:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            yield lambda job: pool.submit(run_job, job)
+        return
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("--ray-address needs the `ray` extra (pip install 'sole[ray]')") from err
+    ray.init(address=ray_address, ignore_reinit_error=True)
+    remote = ray.remote(num_cpus=1)(run_job)
+    yield lambda job: remote.remote(job).future()
+
+
+class Board:
+    """The live table of a sweep: runs done, running and left, the agent steps each has reached, and an estimate
+    of the time left from the agent steps per second the sweep has made so far."""
+
+    def __init__(self, jobs: list[SACConfig], todo: list[SACConfig]):
+        self.jobs, self.todo = jobs, todo
+        self.futures: dict[Future, SACConfig] = {}
+        self.failed: list[SACConfig] = []
+        self.start_steps = sum(self.steps(job) for job in todo)
+        self.t0 = time.monotonic()
+
+    @staticmethod
+    def steps(job: SACConfig) -> int:
+        return min(runs.last_step(job.run_dir()), job.steps)
+
+    def table(self) -> Table:
+        running = [job for fut, job in self.futures.items() if fut.running()]
+        finished = [job for fut, job in self.futures.items() if fut.done()]
+        reached = {job: self.steps(job) for job in self.todo}
+        left = sum(job.steps - reached[job] for job in self.todo if job not in finished)
+        rate = (sum(reached.values()) - self.start_steps) / max(time.monotonic() - self.t0, 1e-9)
+        eta = f"{left / rate / 60:.0f} min" if rate > 0 and left else "-"
+        t = Table(title=f"runs: {len(self.jobs) - len(self.todo) + len(finished) - len(self.failed)} done, "
+                        f"{len(running)} running, {len(self.todo) - len(finished)} left, {len(self.failed)} failed; "
+                        f"{rate:.0f} agent steps/s; about {eta} to go")
+        for col in ("run", "agent steps"):
+            t.add_column(col)
+        for job in running:
+            t.add_row(job.run_dir().name, f"{reached[job]}/{job.steps}")
+        return t
 
 
 def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
     """task -> reward -> {steps, success curves (mean over seeds), final success / hacking rate per seed}.
 
-    Curves run over the evaluation steps all seeds of that reward share; the final figures are read at
-    ``compared_at``, the last evaluation step that every run of the task shares, so rewards meet at equal steps
-    even when their runs evaluate on different schedules. A task whose runs share no step is left out.
+    Curves run over the evaluation steps all seeds of that reward share; the final figures (and ``last5_success``,
+    a run's mean success over its last five evaluations up to that step) are read at ``compared_at``, the last
+    evaluation step that every run of the task shares, so rewards meet at equal steps even when their runs evaluate
+    on different schedules. A task whose runs share no step is left out.
     """
     out: dict[str, dict[str, dict]] = defaultdict(dict)
     groups: dict[str, dict[str, list[dict[int, dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
@@ -124,6 +216,8 @@ def collect(jobs: list[SACConfig]) -> dict[str, dict[str, dict]]:
                 "reward_progress_curve": _mean_curve(curves, "eval/reward_progress", steps),
                 "compared_at": shared[-1],
                 "final_success": [row["eval/success"] for row in final],
+                "last5_success": [float(np.mean([c[s]["eval/success"] for s in sorted(c) if s <= shared[-1]][-5:]))
+                                  for c in curves],
                 "final_ever_success": [row["eval/ever_success"] for row in final],
                 "final_hacking": [row["eval/hacking_rate"] for row in final],
                 "final_true_progress": [row["eval/true_progress"] for row in final],
@@ -226,13 +320,13 @@ def main(cfg: SweepConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.run:
         record(cfg, out)
-        run_all(jobs, cfg.workers)
+        run_all(jobs, cfg.workers, cfg.ray_address)
     table = collect(jobs)
     path = out / "comparison.json"
     path.write_text(json.dumps(table, indent=2))
     if table:
         plot_curves(table, out / "curves.png")
-        print_table(table, cfg.rewards)
+        print_table(table, tuple(dict.fromkeys(job.reward.label() for job in jobs)))
     return path
 
 

@@ -138,3 +138,17 @@ def test_a_reasoner_spec_is_parsed_for_the_task_and_loaded_once(monkeypatch, pix
     assert [Path(p).name for p in loaded] == [held_out.partition(":")[2]]
     assert reward.views == ("external", "wrist", "scene") and reward.goal == get_task("button-press").goals[0]
     assert reward.thinking().cfg.think and reward.thinking().reasoner is reward.reasoner
+
+
+def test_answers_that_did_not_parse_are_counted_per_env_and_episode():
+    src = ScriptedReasoner([0.1, 0.2, 0.3])
+    src.judge = lambda queries, think=True: [Step(progress=0.1, parsed=(len(queries), i) == (2, 0))
+                                                  for i, _ in enumerate(queries)]
+    r = Rewarder(Reward(RewardConfig(), "close the window", reasoner=src), 2)
+    for i in range(2):
+        r.reset(i, frame(0))
+    r.step([frame(1), frame(1)])
+    r.step([None, frame(2)])
+    assert r.parse_failures.tolist() == [0, 2]
+    r.reset(1, frame(0))
+    assert r.parse_failures.tolist() == [0, 0]

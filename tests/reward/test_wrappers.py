@@ -4,6 +4,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 
 from sole.envs.sim import TaskEnv, make_env
 from sole.envs.tasks import get_task
+from sole.models.base import Step
 from sole.reward.rewarder import RewardConfig, resolve_reward
 from sole.reward.wrappers import REPEAT, EpisodeRecord, make_agent_env
 from sole.reward.wrappers import make_vec_env as make_resolved_vec_env
@@ -201,3 +202,71 @@ def test_an_episode_last_step_is_read_before_the_env_resets():
     assert [t for t, d in enumerate(dones) if d[0]] == [HORIZON - 1]
     assert rewards[HORIZON - 1][0] == pytest.approx(final.progress) == pytest.approx(rec.true_progress)
     assert rec.success == final.success and rec.length == HORIZON
+
+
+@pytest.mark.parametrize("every", [1, 2, 5])
+def test_the_reward_views_are_rendered_only_at_its_query_steps(pixel_reasoner, render_calls, every):
+    venv = make_vec_env("reach", RewardConfig(every=every), horizon=HORIZON, reasoner=pixel_reasoner)
+    try:
+        roll(venv, actions(HORIZON))
+    finally:
+        venv.close()
+    queried = [t for t in range(1, HORIZON + 1) if t % every == 0 or t == HORIZON]
+    # the first reset, each query step, and the reset after the episode ends
+    assert len(render_calls) == 1 + len(queried) + 1
+    assert set(render_calls) == {pixel_reasoner.views}
+
+
+@pytest.mark.parametrize("source", ["oracle-dense", "zero"])
+def test_rewards_that_read_no_pixels_render_nothing(render_calls, source):
+    venv = make_vec_env("reach", RewardConfig(source=source), horizon=HORIZON)
+    try:
+        roll(venv, actions(HORIZON))
+    finally:
+        venv.close()
+    assert render_calls == []
+
+
+class UnparsedEveryThird:
+    """Answers 0.5; every third query's answer does not parse."""
+
+    views = ("external",)
+
+    def __init__(self):
+        self.n = 0
+
+    def judge(self, queries, *, think=True):
+        out = []
+        for _ in queries:
+            self.n += 1
+            out.append(Step(progress=0.5, parsed=self.n % 3 != 0))
+        return out
+
+
+def test_episode_records_count_the_answers_that_did_not_parse():
+    venv = make_vec_env("reach", RewardConfig(every=2), horizon=HORIZON, reasoner=UnparsedEveryThird())
+    try:
+        roll(venv, actions(2 * HORIZON))
+    finally:
+        venv.close()
+    first, second = venv.finished
+    # every=2 over 12 steps: 6 queries per episode, queries 3, 6 | 9, 12 fail
+    assert (first.parse_failures, second.parse_failures) == (2, 2)
+
+
+@pytest.mark.slow  # spawns two env processes: ~15 s of CPU
+def test_envs_in_worker_processes_give_the_same_steps_as_in_process():
+    results = []
+    for processes in (False, True):
+        venv = make_vec_env("drawer-close", RewardConfig(source="oracle-dense"), n_envs=2, horizon=HORIZON,
+                            processes=processes)
+        try:
+            results.append(roll(venv, actions(HORIZON + 3, n_envs=2)))
+            finished = [(r.success, r.true_progress, r.ret) for r in venv.finished]
+        finally:
+            venv.close()
+        results[-1] += (finished,)
+    (obs_a, rew_a, done_a, _, fin_a), (obs_b, rew_b, done_b, _, fin_b) = results
+    np.testing.assert_array_equal(np.concatenate(obs_a), np.concatenate(obs_b))
+    np.testing.assert_array_equal(np.concatenate(rew_a), np.concatenate(rew_b))
+    assert np.array_equal(done_a, done_b) and fin_a == fin_b and len(fin_a) == 2

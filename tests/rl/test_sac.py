@@ -118,3 +118,25 @@ def test_a_failed_command_writes_nothing(tmp_path, change, match):
     with pytest.raises(ValueError, match=match):
         main(replace(SACConfig(task="reach", out=str(tmp_path / "rl"), **TINY), **change))
     assert not (tmp_path / "rl").exists()
+
+
+@pytest.mark.slow  # imports JAX, whose threads make the forking tests that follow in one process risk a deadlock
+@pytest.mark.parametrize("algo", ["sbx-sac", "sbx-tqc", "sbx-crossq"])
+def test_a_jax_learner_trains_resumes_and_its_policy_loads(tmp_path, algo):
+    pytest.importorskip("sbx")
+    from sole.rl.algos import algo_class
+    from sole.rl.runs import load_policy
+
+    cfg = SACConfig(task="drawer-close", reward=ORACLE, algo=algo, out=str(tmp_path), **TINY | {"videos": 0})
+    run = main(replace(cfg, steps=60))
+    run = main(cfg)  # resumes the checkpoint at 60
+    assert current_checkpoint(run)[1] == 120
+    assert [r["step"] for r in read_metrics(run, "eval/success")] == [60, 120]
+    saved, model = load_policy(run)
+    assert saved["algo"] == algo and isinstance(model, algo_class(algo))
+
+
+def test_an_unknown_learner_is_refused_naming_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="sb3-sac, sbx-sac"):
+        main(SACConfig(task="reach", reward=ORACLE, algo="ppo", out=str(tmp_path), **TINY))
+    assert not any(tmp_path.iterdir())

@@ -99,3 +99,38 @@ def test_a_bad_reward_fails_before_the_sweep_writes(tmp_path):
     with pytest.raises(ValueError, match="unknown reasoner 'nosuch'"):
         main(SweepConfig(tasks="drawer-close", rewards=("sole=nosuch",), out=str(tmp_path / "sweep")))
     assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.slow  # starts a local Ray instance; its worker imports sole and trains: minutes on a loaded machine
+@pytest.mark.timeout(900)
+def test_a_sweep_runs_its_jobs_on_a_ray_cluster(tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False)
+    try:
+        cfg = SweepConfig(tasks="drawer-close", rewards=("zero",), steps=100, eval_every=100, eval_episodes=2,
+                          videos=0, ray_address="auto", out=str(tmp_path))
+        table = json.loads(main(cfg).read_text())
+    finally:
+        ray.shutdown()
+    assert table["drawer-close"]["zero"]["steps"] == [100]
+    assert (tmp_path / "drawer-close-zero-s0" / "result.json").exists()
+
+
+def test_the_live_board_counts_runs_and_the_steps_each_reached(tmp_path):
+    from concurrent.futures import Future
+
+    from rich.console import Console
+
+    from sole.rl.sweep import Board
+
+    jobs = SweepConfig(tasks="drawer-close", rewards=("zero",), seeds=(0, 1, 2), steps=4000, out=str(tmp_path)).jobs()
+    board = Board(jobs, jobs[1:])  # the first run finished before the sweep started
+    running, waiting = Future(), Future()
+    running.set_running_or_notify_cancel()
+    board.futures = {running: jobs[1], waiting: jobs[2]}
+    _write_evals(tmp_path / "drawer-close-zero-s1", [0.0, 0.5])  # the running run reached step 2000
+    console = Console(record=True, width=200)
+    console.print(board.table())
+    text = " ".join(console.export_text().split())
+    assert "1 done, 1 running, 2 left, 0 failed" in text
+    assert "drawer-close-zero-s1" in text and "2000/4000" in text and "drawer-close-zero-s2" not in text
