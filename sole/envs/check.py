@@ -20,7 +20,7 @@ import multiprocessing as mp
 import os
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -146,13 +146,17 @@ def check_seed(task: str, seed: int, agent_steps: int, repeat: int) -> dict[str,
     return row
 
 
+def finite_mean(values: Sequence[float | None]) -> float:
+    """Mean of the defined values (a metric is undefined, NaN or null, on a seed or a task where an expert never
+    succeeded, or where no expert was solved); NaN if there are none."""
+    defined = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
 def nan_means(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Per metric, the mean over ``rows`` of the values that are not NaN (a metric can be undefined on a seed or a
-    task, such as the progress at success of an expert that never succeeded); NaN where none is."""
-    values = np.array([[r[k] for k in rows[0]] for r in rows], dtype=np.float64)  # (rows, metrics)
-    counts = np.sum(~np.isnan(values), axis=0)
-    sums = np.nansum(values, axis=0)
-    return {k: float(s / n) if n else float("nan") for k, s, n in zip(rows[0], sums, counts, strict=True)}
+    """Per metric, `finite_mean` over ``rows`` (a metric can be undefined on a seed or a task, such as the progress
+    at success of an expert that never succeeded)."""
+    return {k: finite_mean([r[k] for r in rows]) for k in rows[0]}
 
 
 def check_task(task: str, seeds: int, agent_steps: int, repeat: int) -> dict[str, float]:

@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from sole.envs.check import finite_mean  # noqa: E402
 from sole.envs.tasks import get_task  # noqa: E402
-from sole.eval.metrics import finite_mean  # noqa: E402
 
 COLUMNS = ("voc", "vroc", "mae", "auroc", "hack_acc", "confusion", "win/opposite")
 """Means shown per run (all of them go to compare.json)."""

@@ -23,12 +23,6 @@ from scipy.stats import rankdata, spearmanr
 from sole.envs.progress import SOLVED_FLOOR
 
 
-def finite_mean(values: Sequence[float]) -> float:
-    """Mean of the finite values (a task with no solved expert has a NaN VOC); NaN if there are none."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
 def first_solved(label: np.ndarray) -> int | None:
     """One past the first frame whose label is solved (the end of the part VOC reads); None if never solved."""
     hits = np.flatnonzero(np.asarray(label) >= SOLVED_FLOOR)

@@ -35,9 +35,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sole.data.cot import cot_fact_accuracy
+from sole.envs.check import finite_mean
 from sole.envs.progress import SOLVED_FLOOR
 from sole.envs.tasks import TASKS, get_task
-from sole.eval.metrics import auroc, confusion_margin, finite_mean, first_solved, hack_pair_accuracy, mae, voc
+from sole.eval.metrics import auroc, confusion_margin, first_solved, hack_pair_accuracy, mae, voc
 from sole.models.base import Clip, Judgement, Reasoner, reason
 from sole.synth.episode import Episode
 from sole.train.samples import spread
