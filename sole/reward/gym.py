@@ -24,7 +24,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
-from sole.models.base import Query, Reasoner, Step, check_goal
+from sole.models.base import Reasoner, check_goal
 from sole.reward.rewarder import Frames, Reward, RewardConfig, Rewarder, query_step
 
 RENDER = "render"
@@ -50,19 +50,6 @@ class Settings:
     """The agent's reward: sole's (replace), the env's (keep), or their sum (add)."""
 
 
-class _Counting:
-    """A reasoner that remembers which answers of its last batch parsed."""
-
-    def __init__(self, reasoner: Reasoner):
-        self.inner, self.views = reasoner, tuple(reasoner.views)
-        self.parsed: list[bool] = []
-
-    def judge(self, queries: list[Query], *, think: bool = True) -> list[Step]:
-        steps = self.inner.judge(queries, think=think)
-        self.parsed = [s.parsed for s in steps]
-        return steps
-
-
 class StreamingReward:
     """The resolved reasoner, its `Rewarder` over ``n`` envs and the view -> frame source map: what the wrappers
     here and the LeRobot reward model (`sole.reward.lerobot`) share."""
@@ -73,8 +60,7 @@ class StreamingReward:
 
         if settings.combine not in ("replace", "keep", "add"):
             raise ValueError(f"unknown combine={settings.combine!r}; valid: replace, keep, add")
-        loaded = load_reasoner(reasoner) if isinstance(reasoner, str) else reasoner
-        self.reasoner = _Counting(loaded)
+        self.reasoner = load_reasoner(reasoner) if isinstance(reasoner, str) else reasoner
         cfg = RewardConfig(model=reasoner if isinstance(reasoner, str) else type(reasoner).__name__,
                            every=settings.every, between=settings.between, mode=settings.mode, scale=settings.scale,
                            think=settings.think)
@@ -97,7 +83,6 @@ class StreamingReward:
             raise ValueError(f"frames come from render(), and the env's render_mode is {render_mode!r}: make it with "
                              "render_mode='rgb_array', or name the observation key that holds the camera image "
                              "(views={'external': 'pixels'})")
-        self.failures = np.zeros(n, dtype=np.int64)
 
     @property
     def keys(self) -> list[str]:
@@ -111,24 +96,18 @@ class StreamingReward:
         return {v: got.get(v, np.zeros(shape, np.uint8)) for v in self.reasoner.views}
 
     def step(self, frames: list[Frames | None]) -> np.ndarray:
-        """Rewards (n,) for one step; counts the answers that did not parse."""
-        self.reasoner.parsed = []
-        rewards = self.rewarder.step(frames)
-        due = [i for i, f in enumerate(frames) if f is not None]
-        for i, parsed in zip(due, self.reasoner.parsed, strict=True):
-            self.failures[i] += not parsed
-        return rewards
+        """Rewards (n,) for one step (the rewarder counts the answers that did not parse)."""
+        return self.rewarder.step(frames)
 
     def reset(self, i: int, frames: Frames) -> None:
         self.rewarder.reset(i, frames)
-        self.failures[i] = 0
 
     def due(self, i: int, last: bool) -> bool:
         return query_step(int(self.rewarder.t[i]) + 1, self.settings.every, last)
 
     def info(self, i: int) -> dict[str, Any]:
         return {"progress": float(self.rewarder.progress[i]), "reasoning": self.rewarder.text[i],
-                "parse_failures": int(self.failures[i])}
+                "parse_failures": int(self.rewarder.parse_failures[i])}
 
     def pay(self, sole: float, env: float) -> float:
         return {"replace": sole, "keep": env, "add": sole + env}[self.settings.combine]
