@@ -174,11 +174,13 @@ class SoleRewardVecEnv(VecEnvWrapper):
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, env_rewards, dones, infos = self.venv.step_wait()
-        now = self._frames(obs)
+        due = [self.reader.due(i, bool(done)) for i, done in enumerate(dones)]
+        # frames only on a step some env reads, or where one resets (render() draws every env at once)
+        now = self._frames(obs) if any(due) or any(dones) else []
         rendered = RENDER in self.reader.sources.values()
         frames: list[Frames | None] = []
         for i, done in enumerate(dones):
-            if (done and rendered) or not self.reader.due(i, bool(done)):
+            if (done and rendered) or not due[i]:
                 frames.append(None)
             elif done:
                 frames.append(self.reader.frames(infos[i]["terminal_observation"], None))

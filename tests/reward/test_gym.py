@@ -141,6 +141,23 @@ def test_rendered_frames_in_a_vec_env_hold_the_estimate_at_an_episode_end():
     venv.close()
 
 
+def test_the_vec_env_wrapper_renders_only_on_steps_it_reads():
+    class Counting(DummyVecEnv):
+        renders = 0
+
+        def get_images(self):
+            Counting.renders += 1
+            return super().get_images()
+
+    calls: list[int] = []
+    venv = SoleRewardVecEnv(Counting([lambda: PixelEnv(horizon=10)] * 2), "brighten", Brightness(calls), every=3)
+    venv.reset()
+    for _ in range(6):
+        venv.step(np.zeros((2, 1)))
+    assert calls == [2, 2] and Counting.renders == 1 + 2  # the reset, then steps 3 and 6
+    venv.close()
+
+
 def test_bad_sources_are_clear_errors():
     with pytest.raises(ValueError, match="views \\['top'\\] are not read by the reasoner"):
         SoleReward(PixelEnv(), "x", "const:0.5", views={"top": "pixels"})
