@@ -64,11 +64,11 @@ def read_mp4(path: str | Path, size: int | None = None, limits: DecodeLimits = U
     try:
         meta = next(reader)
         w, h = meta["size"]  # the output size
-        _check(limits, 0, meta["source_size"])
+        check_limits(limits, 0, meta["source_size"])
         frames = []
         for buf in reader:
             frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
-            _check(limits, len(frames), meta["source_size"])
+            check_limits(limits, len(frames), meta["source_size"])
     except (OSError, RuntimeError, StopIteration) as err:
         raise ValueError(ffmpeg_reason(err)) from None
     finally:
@@ -76,7 +76,8 @@ def read_mp4(path: str | Path, size: int | None = None, limits: DecodeLimits = U
     return np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)
 
 
-def _check(limits: DecodeLimits, n_frames: int, source_size: tuple[int, int]) -> None:
+def check_limits(limits: DecodeLimits, n_frames: int, source_size: tuple[int, int]) -> None:
+    """`TooLargeError` when ``n_frames`` frames of ``source_size`` (w, h) pass one of ``limits``."""
     sw, sh = source_size
     if limits.max_pixels is not None and sw * sh > limits.max_pixels:
         raise TooLargeError(f"frames of {sw}x{sh} px are over max_pixels={limits.max_pixels}")

@@ -60,7 +60,7 @@ from starlette.requests import ClientDisconnect
 from sole.models.base import Clip, Query, Reasoner, Step, parse_prompt, reason
 from sole.models.registry import load_reasoner
 from sole.models.score import ScoreConfig, check_request, load_clip, reading, to_uint8_frames
-from sole.video import DecodeLimits, TooLargeError
+from sole.video import DecodeLimits, TooLargeError, check_limits
 
 T = TypeVar("T")
 
@@ -431,10 +431,10 @@ def read_image(url: str, cfg: ServeConfig) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             w, h = image.size
-            if w * h > cfg.max_pixels or w * h * 3 > cfg.max_decoded_mb * 2**20:
-                raise HTTPException(413, f"image_url: {w}x{h} px is over max_pixels={cfg.max_pixels} or "
-                                         f"max_decoded_mb={cfg.max_decoded_mb:g}")
+            check_limits(cfg.limits(), 1, (w, h))
             return np.asarray(image.convert("RGB"))
+    except TooLargeError as err:
+        raise HTTPException(413, f"image_url: {err}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise HTTPException(413, f"image_url: over max_pixels={cfg.max_pixels} ({err})") from None
     except (OSError, ValueError, SyntaxError) as err:
