@@ -68,19 +68,19 @@ SFT_THINK_EPISODES = 2
 
 
 def train_sft(cfg: SFTConfig) -> Path:
-    """`sole train sft`, validated with the evaluation protocol."""
-    from sole.eval.protocol import Validation
+    """`sole train sft`, validated with the evaluation protocol on the goal wording training holds out."""
+    from sole.eval.protocol import EvalSpec, Validation
     from sole.train import sft
 
-    return sft.main(cfg, Validation(think_episodes=SFT_THINK_EPISODES))
+    return sft.main(cfg, Validation(EvalSpec(goal_index=cfg.sample.held_out_goal), think_episodes=SFT_THINK_EPISODES))
 
 
 def train_grpo(cfg: GRPOConfig) -> dict[str, Any]:
-    """`sole train grpo`, compared before and after with the evaluation protocol."""
-    from sole.eval.protocol import Validation
+    """`sole train grpo`, compared before and after with the evaluation protocol on the held-out goal wording."""
+    from sole.eval.protocol import EvalSpec, Validation
     from sole.train import grpo
 
-    return grpo.main(cfg, Validation(think_episodes=cfg.think_episodes))
+    return grpo.main(cfg, Validation(EvalSpec(goal_index=cfg.sample.held_out_goal), think_episodes=cfg.think_episodes))
 
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
