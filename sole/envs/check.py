@@ -42,7 +42,13 @@ TARGETS: dict[str, tuple[str, float]] = {
     "random_final": ("<", 0.3),
     "undo_drop": (">", 0.25),
 }
-"""Suite-level targets on the per-task means, averaged over tasks (issue 3)."""
+"""Suite-level targets on the per-task means, averaged over tasks."""
+
+
+def meets(key: str, value: float) -> bool:
+    """Whether ``value`` meets the target of ``key`` (`TARGETS`)."""
+    op, bound = TARGETS[key]
+    return bool(value < bound if op == "<" else value > bound if op == ">" else value >= bound)
 
 
 @dataclass(frozen=True)
@@ -200,8 +206,7 @@ def summarize(per_task: dict[str, dict[str, float]]) -> dict[str, object]:
     checks = {}
     for key, (op, bound) in TARGETS.items():
         value = means[key]
-        checks[key] = {"mean": value, "target": f"{op} {bound}",
-                       "pass": bool(value < bound if op == "<" else value > bound if op == ">" else value >= bound)}
+        checks[key] = {"mean": value, "target": f"{op} {bound}", "pass": meets(key, value)}
     return {
         "means": means,
         "targets": checks,

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 from rich.progress import Progress
 from rich.table import Table
 
-from sole.envs.check import TARGETS, check_seed, console, finite_mean, machine, write_json
+from sole.envs.check import TARGETS, check_seed, console, finite_mean, machine, meets, write_json
 
 EXPERT_TARGET = 0.9
 """Share of a verb's task layouts its expert must solve."""
@@ -88,10 +89,7 @@ def per_verb(rows: list[dict]) -> dict[str, dict[str, float]]:
 def passes(m: dict[str, float]) -> dict[str, bool]:
     """Which targets a verb's means meet (the label targets of `sole check envs` and the expert's 90%)."""
     ok = {"success": m["success"] >= EXPERT_TARGET, "gate_errors": m["gate_errors"] == 0}
-    for key, (op, bound) in TARGETS.items():
-        value = m[key]
-        ok[key] = bool(value < bound if op == "<" else value > bound if op == ">" else value >= bound)
-    return ok
+    return ok | {key: meets(key, m[key]) for key in TARGETS}
 
 
 def summarize(rows: list[dict], wall: float, fresh: int, cfg: ProcCheckConfig) -> dict[str, object]:
@@ -139,12 +137,17 @@ def print_report(summary: dict) -> None:
                   f"~{t['env_steps_per_s']:.0f} env steps/s per worker (expert + random + undo, undo counted as 200)")
 
 
+def _protocol(cfg: ProcCheckConfig) -> list[int]:
+    """What a row's figures depend on besides its seed: rows of another protocol are not reused."""
+    return [cfg.seeds, cfg.agent_steps, cfg.action_repeat]
+
+
 def _done_rows(path: Path, cfg: ProcCheckConfig) -> dict[int, dict]:
     """Rows of an earlier run of the same protocol in ``path`` (seed -> row)."""
     if not path.exists():
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    same = [r for r in rows if r.get("protocol") == [cfg.seeds, cfg.agent_steps, cfg.action_repeat]]
+    same = [r for r in rows if r.get("protocol") == _protocol(cfg)]
     return {r["seed"]: r for r in same}
 
 
@@ -157,17 +160,15 @@ def main(cfg: ProcCheckConfig) -> dict[str, object]:
     rows: list[dict] = [done[s] for s in seeds if s in done]
     jobs = [(s, cfg.seeds, cfg.agent_steps, cfg.action_repeat) for s in seeds if s not in done]
     start = time.perf_counter()
-    with Progress(console=console) as bar, log.open("a") as out:
+    workers = mp.get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else nullcontext()
+    with Progress(console=console) as bar, log.open("a") as out, workers as pool:
         track = bar.add_task("generating and checking", total=len(jobs))
-        pool = mp.get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else None
         for row in pool.imap_unordered(_job, jobs) if pool else map(_job, jobs):
-            row["protocol"] = [cfg.seeds, cfg.agent_steps, cfg.action_repeat]
+            row["protocol"] = _protocol(cfg)
             out.write(json.dumps(row) + "\n")
             out.flush()
             rows.append(row)
             bar.advance(track)
-        if pool:
-            pool.close()
     rows.sort(key=lambda r: r["seed"])  # type: ignore[arg-type, return-value]
     summary = summarize(rows, time.perf_counter() - start, len(jobs), cfg)
     print_report(summary)
