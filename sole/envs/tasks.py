@@ -18,6 +18,7 @@ versa, so each of the 50 tasks is measured by a model that never saw it. How the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -229,15 +230,27 @@ def task_index(name: str) -> int:
 
 
 def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Expand ``all``, ``fold-a``, ``fold-b`` or a comma-separated/listed set of task names, validated."""
+    """Expand ``all``, ``fold-a``, ``fold-b``, a range of generated tasks ``proc:<first>-<last>`` (both included)
+    or a comma-separated/listed set of task names, validated."""
     items = selection.split(",") if isinstance(selection, str) else list(selection)
     names: list[str] = []
     for item in (i.strip() for i in items if i.strip()):
-        group = TASK_GROUPS.get(item)
+        group = TASK_GROUPS.get(item) or _proc_range(item)
         names.extend(group if group else (get_task(item).name,))
     if not names:
         raise ValueError(f"no tasks selected; give task names or one of {', '.join(TASK_GROUPS)}")
     return tuple(dict.fromkeys(names))
+
+
+def _proc_range(item: str) -> tuple[str, ...]:
+    """``proc:3-5`` -> (proc:3, proc:4, proc:5), each validated; () for anything that is not a range."""
+    match = re.fullmatch(r"proc:(\d+)-(\d+)", item)
+    if match is None:
+        return ()
+    first, last = int(match.group(1)), int(match.group(2))
+    if last < first:
+        raise ValueError(f"empty task range {item!r}: write proc:<first>-<last> with first <= last")
+    return tuple(get_task(f"proc:{seed}").name for seed in range(first, last + 1))
 
 
 def scene_goals(task: str) -> tuple[str, ...]:

@@ -13,13 +13,21 @@ bad layout. A world is rejected when
 - the scripted expert does not solve it within the RL protocol's 200 env steps, or (where the scene has an opposite
   task) does not solve the opposite (``expert fails``);
 - MuJoCo cannot build or step it (``build error``).
+
+A seed's outcome is also kept on disk (``$SOLE_CACHE/procedural/worlds/<key>/<seed>.json``), so each seed is
+generated once per machine rather than once per process. The key hashes the generator's source and MuJoCo's
+version, so a change to either regenerates; an unreadable entry is regenerated and rewritten.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -27,7 +35,8 @@ import numpy as np
 from sole.envs.procedural.env import ProcEnv
 from sole.envs.procedural.expert import ProcExpert
 from sole.envs.procedural.layouts import SAMPLERS, LayoutError, sample_world
-from sole.envs.procedural.world import World
+from sole.envs.procedural.mjcf import cache_dir
+from sole.envs.procedural.world import World, world_from_dict, world_to_dict
 
 ATTEMPTS = 12
 """Worlds tried per seed before the seed is given up."""
@@ -133,7 +142,40 @@ def attempt(seed: int, k: int, verbs: tuple[str, ...] = VERBS_ORDER) -> World | 
 
 @lru_cache(maxsize=512)
 def generate(seed: int, verbs: tuple[str, ...] = VERBS_ORDER) -> Generated:
-    """The first sound world of ``seed`` and the rejected attempts before it (world None if all failed)."""
+    """The first sound world of ``seed`` and the rejected attempts before it (world None if all failed); read from
+    the disk cache when this generator has made it before."""
+    path = cache_dir() / "worlds" / cache_key(verbs) / f"{seed}.json"
+    cached = _read(path, seed)
+    if cached is not None:
+        return cached
+    gen = _search(seed, verbs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"seed": seed, "world": gen.world and world_to_dict(gen.world),
+                               "rejected": [list(r) for r in gen.rejected]}))
+    os.replace(tmp, path)
+    return gen
+
+
+@lru_cache(maxsize=8)
+def cache_key(verbs: tuple[str, ...]) -> str:
+    """Names the generator that made a cached world: its source files, MuJoCo's version and the verbs drawn from."""
+    h = hashlib.sha1(f"{mujoco.__version__}|{','.join(verbs)}".encode())
+    for src in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(src.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _read(path: Path, seed: int) -> Generated | None:
+    try:
+        d = json.loads(path.read_text())
+        world = d["world"] and world_from_dict(d["world"])
+        return Generated(seed, world, tuple((int(k), str(r)) for k, r in d["rejected"]))
+    except (OSError, ValueError, KeyError, TypeError):  # absent or unreadable: generate it again
+        return None
+
+
+def _search(seed: int, verbs: tuple[str, ...]) -> Generated:
     rejected = []
     for k in range(ATTEMPTS):
         result = attempt(seed, k, verbs)

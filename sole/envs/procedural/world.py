@@ -7,7 +7,8 @@ Meta-World's frame: the table top is z = 0, the robot's base sits at y = 0 facin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 PALETTE: dict[str, tuple[float, float, float]] = {
     "red": (0.85, 0.1, 0.1), "green": (0.1, 0.65, 0.2), "blue": (0.15, 0.3, 0.9), "yellow": (0.95, 0.85, 0.1),
@@ -127,3 +128,19 @@ class World:
     def subject(self) -> Prim | None:
         """The loose object the verb acts on, if the verb acts on one."""
         return None if self.mech is not None or self.verb == "reach-zone" else self.prims[0]
+
+
+def world_to_dict(world: World) -> dict[str, Any]:
+    """``world`` as JSON-ready plain data (`world_from_dict` reads it back)."""
+    return asdict(world)
+
+
+def world_from_dict(d: dict[str, Any]) -> World:
+    """The `World` that `world_to_dict` wrote (JSON lists back to tuples)."""
+    def fields(part: dict[str, Any]) -> dict[str, Any]:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in part.items()}
+
+    prims = tuple(Prim(**fields(p)) for p in d["prims"])
+    mech = Mech(**fields(d["mech"])) if d["mech"] else None
+    target = Target(**fields(d["target"])) if d["target"] else None
+    return World(**{**fields(d), "prims": prims, "mech": mech, "target": target})

@@ -4,11 +4,37 @@ from sole.envs.procedural.generate import attempt, check_world, generate
 from sole.envs.procedural.layouts import sample_world
 
 
-def test_generation_is_deterministic_and_records_rejections():
+def test_generation_is_deterministic_and_records_rejections(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOLE_CACHE", str(tmp_path / "first"))
+    generate.cache_clear()
     a = generate(3)
+    monkeypatch.setenv("SOLE_CACHE", str(tmp_path / "second"))  # a fresh disk cache: searched again
     generate.cache_clear()
     b = generate(3)
     assert a.world == b.world and a.rejected == b.rejected and a.world is not None
+
+
+def test_a_seed_is_read_back_from_the_disk_cache_without_searching(tmp_path, monkeypatch):
+    from sole.envs.procedural import generate as gen
+
+    monkeypatch.setenv("SOLE_CACHE", str(tmp_path))
+    generate.cache_clear()
+    made = generate(5)
+    generate.cache_clear()
+    monkeypatch.setattr(gen, "attempt", lambda *a: (_ for _ in ()).throw(AssertionError("searched again")))
+    assert generate(5) == made
+
+
+def test_an_unreadable_cache_entry_is_generated_again(tmp_path, monkeypatch):
+    from sole.envs.procedural import generate as gen
+
+    monkeypatch.setenv("SOLE_CACHE", str(tmp_path))
+    generate.cache_clear()
+    made = generate(5)
+    entry = next((tmp_path / "procedural" / "worlds").rglob("5.json"))
+    entry.write_text("{not json")
+    generate.cache_clear()
+    assert generate(5) == made and gen._read(entry, 5) == made
 
 
 def test_interpenetrating_layout_is_rejected():

@@ -22,6 +22,12 @@ def test_a_proc_task_is_a_task_everywhere_but_in_no_meta_world_fold():
     assert not any(n.startswith("proc:") for group in TASK_GROUPS.values() for n in group)
 
 
+def test_a_range_names_consecutive_generated_tasks():
+    assert resolve_tasks("proc:0-2,reach") == ("proc:0", "proc:1", "proc:2", "reach")
+    with pytest.raises(ValueError, match="empty task range"):
+        resolve_tasks("proc:3-1")
+
+
 def test_opposites_share_the_scene_and_point_at_each_other():
     spec = get_task("proc:0")  # a slider: it has an opposite
     other = get_task(spec.opposite)
