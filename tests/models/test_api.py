@@ -104,3 +104,41 @@ def test_a_request_holds_the_system_turn_then_the_image_before_the_text():
     assert messages[0] == {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}
     assert [p["type"] for p in messages[1]["content"]] == ["image_url", "text"]
     assert messages[1]["content"][1]["text"] == prompt_text(GOAL, 0.35)
+
+
+def busy_endpoint(refusals: int, status: int = 429, retry_after: str = "2"):
+    """An httpx client whose endpoint refuses the first ``refusals`` chat requests as busy, then answers 40%."""
+    import httpx
+
+    posts = []
+
+    def handle(request):
+        if request.method == "GET":
+            return httpx.Response(404)
+        posts.append(request)
+        if len(posts) <= refusals:
+            return httpx.Response(status, headers={"Retry-After": retry_after}, text="busy")
+        return httpx.Response(200, json={"choices": [{"message": {"content": "<answer>40%</answer>"}}]})
+    return httpx.Client(transport=httpx.MockTransport(handle)), posts
+
+
+def test_a_busy_server_is_asked_again_after_its_retry_after(monkeypatch):
+    import sole.models.api as api
+
+    waits = []
+    monkeypatch.setattr(api.time, "sleep", waits.append)
+    client, posts = busy_endpoint(refusals=2)
+    remote = ApiReasoner("http://busy/v1", client=client, retries=5)
+    assert reason(remote, [clip(n=2)], [GOAL], think=False)[0].progress == 0.4
+    assert waits == [2.0, 2.0] and len(posts) == 3
+
+
+def test_a_server_still_busy_after_the_retries_is_an_error(monkeypatch):
+    import sole.models.api as api
+
+    waits = []
+    monkeypatch.setattr(api.time, "sleep", waits.append)
+    client, posts = busy_endpoint(refusals=99, status=503, retry_after="600")
+    with pytest.raises(RuntimeError, match="answered 503"):
+        reason(ApiReasoner("http://busy/v1", client=client, retries=3), [clip(n=2)], [GOAL], think=False)
+    assert waits == [api.MAX_WAIT_S] * 3 and len(posts) == 4
