@@ -33,7 +33,6 @@ import numpy as np
 
 from sole.models.base import VIEW_ROWS, Query, Step, answer_step, composite, png_bytes, prompt_text, query_messages
 
-
 BUSY = (429, 503)
 """Statuses that mean "busy, ask again later"."""
 MAX_WAIT_S = 30.0
