@@ -120,13 +120,16 @@ REASONERS: dict[str, Callable[[str], Reasoner]] = {
 
 
 def load_reasoner(spec: str) -> Reasoner:
-    """A reasoner from ``NAME[:VARIANT]`` or a checkpoint directory."""
+    """A reasoner from ``NAME[:VARIANT]``, a shipped checkpoint's name (``held-out-a`` for
+    ``compact:held-out-a``) or a checkpoint directory."""
     if Path(spec).is_dir():
         return load_compact(spec)
+    if spec in COMPACT:
+        return _compact(spec)
     name, _, variant = spec.partition(":")
     if name not in REASONERS:
-        raise ValueError(f"unknown reasoner {spec!r}; valid: {', '.join(REASONERS)} (with :VARIANT) "
-                         "or a checkpoint directory")
+        raise ValueError(f"unknown reasoner {spec!r}; valid: {', '.join(REASONERS)} (with :VARIANT), a shipped "
+                         f"checkpoint ({', '.join(COMPACT)}) or a checkpoint directory")
     return REASONERS[name](variant or "default")
 
 

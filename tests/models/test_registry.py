@@ -8,8 +8,13 @@ from sole.models.registry import CHECKPOINTS, COMPACT, checkpoint_dir, load_reas
 
 
 def test_unknown_backend():
-    with pytest.raises(ValueError, match="unknown reasoner 'nope'"):
+    with pytest.raises(ValueError, match="unknown reasoner 'nope'.*a shipped checkpoint \\(default, held-out-a"):
         load_reasoner("nope")
+
+
+def test_a_shipped_checkpoint_is_named_alone():
+    bare, full = load_reasoner("held-out-b"), load_reasoner("compact:held-out-b")
+    assert all(bare.model.state_dict()[k].equal(v) for k, v in full.model.state_dict().items())
 
 
 def test_unknown_variant_names_the_shipped_ones():
