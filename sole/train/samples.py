@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from sole.envs.tasks import get_task, resolve_tasks
+from sole.envs.tasks import PROC_FOLD, get_task, resolve_tasks
 from sole.models.compact import Inputs, stack_frames
 from sole.synth.derived import Part, derived_cot, derived_goal, derived_goals, is_derived
 from sole.synth.episode import Episode
@@ -142,6 +142,10 @@ class SampleConfig:
     above."""
     derived_parts: tuple[Part, ...] = ("obj", "hand")
     """Parts derived goals may name; a derived sample picks one of those its episode offers, then a direction."""
+    p_meta_world: float = 0.0
+    """Share of samples drawn from Meta-World episodes when the training set also holds generated tasks
+    (``proc:<seed>``), whatever their numbers; 0 draws every episode equally often. Fixing it keeps a model's
+    exposure to Meta-World's scenes when generated tasks are added (steps x share = steps on Meta-World)."""
     held_out_goal: int = 2
     """Index of the goal paraphrase never used in training (`sole eval reward --goal-index 2` reads it)."""
     shift: int = 4
@@ -179,6 +183,9 @@ class Sampler:
             raise ValueError("no episodes to sample from")
         self.episodes, self.tasks, self.cfg = episodes, tasks, cfg
         self.rng = np.random.default_rng(seed)
+        generated = np.array([get_task(ep.task).fold == PROC_FOLD for ep in episodes])
+        self.pools = (np.flatnonzero(~generated), np.flatnonzero(generated))
+        """Indices of the Meta-World and the generated episodes."""
 
     def goal_task(self, ep: Episode) -> str:
         """A goal task for ``ep``: its own, a counterfactual of its scene, or a mismatch (label 0)."""
@@ -204,8 +211,17 @@ class Sampler:
                 return same[int(self.rng.integers(len(same)))].name
         return self.goal_task(ep)
 
+    def draw_episode(self) -> int:
+        """An episode index: uniform, or from Meta-World's with probability ``p_meta_world`` where both kinds are
+        present (no extra draw otherwise, so runs without it sample as before)."""
+        meta_world, generated = self.pools
+        if self.cfg.p_meta_world > 0 and len(meta_world) and len(generated):
+            pool = meta_world if self.rng.random() < self.cfg.p_meta_world else generated
+            return int(pool[self.rng.integers(len(pool))])
+        return int(self.rng.integers(len(self.episodes)))
+
     def example(self) -> Example:
-        i = int(self.rng.integers(len(self.episodes)))
+        i = self.draw_episode()
         ep = self.episodes[i]
         goal_task = self.derived_or_goal_task(ep)
         t = int(self.rng.integers(1, len(ep)))

@@ -112,3 +112,18 @@ def test_no_derived_goals_spend_no_draw(task_set, episodes, monkeypatch):
     with_option = draws()
     monkeypatch.setattr(Sampler, "derived_or_goal_task", Sampler.goal_task)  # the sampler before the option
     assert with_option == draws()
+
+
+def test_meta_world_share_holds_whatever_the_number_of_generated_episodes(episode_maker):
+    eps = [episode_maker("reach", "expert", 0)] + [episode_maker("proc:1", "expert", i) for i in range(1, 10)]
+    tasks = ("reach", "proc:1")
+
+    def share(cfg):
+        return np.mean([e.episode == 0 for e in Sampler(eps, tasks, cfg, seed=0).batch(2000)])
+    assert abs(share(SampleConfig()) - 0.1) < 0.03
+    assert abs(share(SampleConfig(p_meta_world=0.5)) - 0.5) < 0.04
+
+
+def test_meta_world_share_draws_nothing_without_generated_episodes(episodes, task_set):
+    first = Sampler(episodes, task_set, SampleConfig(), seed=4).batch(50)
+    assert Sampler(episodes, task_set, SampleConfig(p_meta_world=0.5), seed=4).batch(50) == first
