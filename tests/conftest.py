@@ -13,6 +13,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """Generated tasks are cached in a folder of the test run's own, never the user's (a test that breaks the
+    generator on purpose must not leave its outcome behind)."""
+    old = os.environ.get("SOLE_CACHE")
+    os.environ["SOLE_CACHE"] = str(tmp_path_factory.mktemp("sole-cache"))
+    yield
+    if old is None:
+        del os.environ["SOLE_CACHE"]
+    else:
+        os.environ["SOLE_CACHE"] = old
+
+
 def _tiny_checkpoint(tmp_path_factory, views: tuple[str, ...]) -> str:
     """A randomly initialised tiny compact checkpoint directory reading ``views``."""
     from dataclasses import replace

@@ -42,7 +42,7 @@ def test_a_task_without_an_opposite_says_so():
         get_task("proc:1:opposite")
 
 
-def test_a_seed_the_generator_cannot_build_is_a_clear_error(monkeypatch):
+def test_a_seed_the_generator_cannot_build_is_a_clear_error(monkeypatch, tmp_path):
     from sole.envs.procedural import generate as gen
     from sole.envs.procedural.layouts import LayoutError
 
@@ -50,6 +50,7 @@ def test_a_seed_the_generator_cannot_build_is_a_clear_error(monkeypatch):
         raise LayoutError("crowded: no free spot")
 
     monkeypatch.setattr(gen, "sample_world", crowded)
+    monkeypatch.setenv("SOLE_CACHE", str(tmp_path))  # the broken generator's outcome stays out of the shared cache
     gen.generate.cache_clear()
     try:
         with pytest.raises(ValueError, match=r"proc:999: the generator built no sound task in 12 attempts \(crowded\)"):
